@@ -1,0 +1,138 @@
+package decompress
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/ulikunitz/xz"
+)
+
+const compressed = "../../testdata/corpus/rpm/createrepo_c/compressed_files"
+
+func TestOpenCorpus(t *testing.T) {
+	for _, base := range []string{"00_plain", "01_plain"} {
+		want, err := os.ReadFile(filepath.Join(compressed, base+".txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// .fooN are the same data under misleading extensions: the magic decides.
+		for _, ext := range []string{".txt", ".txt.gz", ".txt.xz", ".txt.zst", ".txt.bz2", ".foo0", ".foo1", ".foo2", ".foo3", ".foo4", ".foo5"} {
+			name := base + ext
+			t.Run(name, func(t *testing.T) {
+				f, err := os.Open(filepath.Join(compressed, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				r, err := Open(f, name, 0)
+				if errors.Is(err, ErrUnsupported) && filepath.Ext(name) != ".txt" {
+					return // a zchunk file under a misleading name: refusing it is right
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				got, err := io.ReadAll(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s: decompressed %d bytes, want %d equal to %s.txt", name, len(got), len(want), base)
+				}
+			})
+		}
+		t.Run(base+".txt.zck", func(t *testing.T) {
+			f, err := os.Open(filepath.Join(compressed, base+".txt.zck"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := Open(f, "x.zck", 0); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("zchunk: err = %v, want ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+func TestBombIsAnError(t *testing.T) {
+	const size = 64 << 20
+	zero := make([]byte, 1<<20)
+	var gz, x bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	xw, err := xz.NewWriter(&x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range size / len(zero) {
+		zw.Write(zero)
+		xw.Write(zero)
+	}
+	zw.Close()
+	xw.Close()
+	for name, data := range map[string][]byte{"bomb.gz": gz.Bytes(), "bomb.xz": x.Bytes()} {
+		r, err := Open(bytes.NewReader(data), name, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, r)
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s (%d compressed bytes): read %d bytes, err = %v; want ErrTooLarge", name, len(data), n, err)
+		}
+		// Exactly at the limit is fine.
+		r, _ = Open(bytes.NewReader(data), name, size)
+		if n, err := io.Copy(io.Discard, r); err != nil || n != size {
+			t.Errorf("%s at limit: %d, %v", name, n, err)
+		}
+	}
+}
+
+func TestTruncatedIsAnError(t *testing.T) {
+	for _, name := range []string{"00_plain.txt.gz", "00_plain.txt.xz", "00_plain.txt.zst", "00_plain.txt.bz2"} {
+		data, err := os.ReadFile(filepath.Join(compressed, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(bytes.NewReader(data[:len(data)*2/3]), name, 0)
+		if err != nil {
+			continue // header already broken: an error is what we want
+		}
+		if _, err := io.ReadAll(r); err == nil {
+			t.Errorf("%s truncated: no error", name)
+		}
+	}
+}
+
+func TestReadAhead(t *testing.T) {
+	src := make([]byte, 1<<20+123)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	ra := ReadAhead(bytes.NewReader(src), 4096, 3)
+	got, err := io.ReadAll(ra)
+	if err != nil || !bytes.Equal(got, src) {
+		t.Fatalf("ReadAhead: %d bytes, err %v", len(got), err)
+	}
+	ra.Close()
+	// Closing early stops the goroutine without reading the rest.
+	ra = ReadAhead(bytes.NewReader(src), 4096, 3)
+	buf := make([]byte, 10)
+	if _, err := ra.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	ra.Close()
+	// An error from the source reaches the reader.
+	boom := errors.New("boom")
+	ra = ReadAhead(io.MultiReader(bytes.NewReader(src[:5000]), errReader{boom}), 4096, 2)
+	if _, err := io.ReadAll(ra); !errors.Is(err, boom) {
+		t.Errorf("err = %v, want boom", err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -1,0 +1,83 @@
+package decompress
+
+import (
+	"io"
+	"sync"
+)
+
+// ReadAhead reads r in its own goroutine, up to depth chunks of chunkSize
+// bytes ahead of the consumer, so that decompressing (one core) overlaps
+// parsing (the other). Closing the returned reader stops the goroutine.
+func ReadAhead(r io.Reader, chunkSize, depth int) io.ReadCloser {
+	ra := &readAhead{
+		full: make(chan []byte, depth),
+		free: make(chan []byte, depth+1),
+		done: make(chan struct{}),
+	}
+	for range depth + 1 {
+		ra.free <- make([]byte, chunkSize)
+	}
+	go ra.fill(r)
+	return ra
+}
+
+type readAhead struct {
+	full chan []byte
+	free chan []byte
+	done chan struct{}
+	once sync.Once
+	err  error // set by fill before it closes full
+
+	cur []byte // chunk being consumed
+	buf []byte // its backing buffer, returned to free when consumed
+}
+
+func (ra *readAhead) fill(r io.Reader) {
+	defer close(ra.full)
+	for {
+		var b []byte
+		select {
+		case b = <-ra.free:
+		case <-ra.done:
+			return
+		}
+		n, err := io.ReadFull(r, b)
+		if n > 0 {
+			select {
+			case ra.full <- b[:n]:
+			case <-ra.done:
+				return
+			}
+		}
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		if err != nil {
+			ra.err = err
+			return
+		}
+	}
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		if ra.buf != nil {
+			ra.free <- ra.buf[:cap(ra.buf)]
+			ra.buf = nil
+		}
+		b, ok := <-ra.full
+		if !ok {
+			return 0, ra.err
+		}
+		ra.cur, ra.buf = b, b
+	}
+	n := copy(p, ra.cur)
+	ra.cur = ra.cur[n:]
+	return n, nil
+}
+
+// Close stops the read-ahead goroutine. It does not close the source reader.
+func (ra *readAhead) Close() error {
+	ra.once.Do(func() { close(ra.done) })
+	return nil
+}
