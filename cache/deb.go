@@ -1,0 +1,310 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+
+	"lazymirror/checksum"
+	"lazymirror/debian"
+	"lazymirror/index"
+	"lazymirror/upstream"
+)
+
+// fetchDebRoot fetches dists/<suite>/InRelease (or, where a mirror has none,
+// Release + Release.gpg) from one mirror and, when it is new, makes it the
+// current snapshot: root files stored as blobs, every index file it lists
+// (and its by-hash paths) entered in the index, then the switch.
+func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, int64, error) {
+	key := st.key
+	cond := validators(cur, m)
+	inPath, relPath, gpgPath := key+"/InRelease", key+"/Release", key+"/Release.gpg"
+	files := make(map[string][]byte)
+	first := inPath
+	body, resp, err := c.getSmall(ctx, rs, m, inPath, cond)
+	if errors.Is(err, upstream.ErrNotFound) {
+		first = relPath
+		body, resp, err = c.getSmall(ctx, rs, m, relPath, cond)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	rel, err := debian.ParseRelease(bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", first, err)
+	}
+	if cur != nil {
+		if ref, ok := cur.Files[first]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
+			return nil, 0, upstream.ErrNotModified
+		}
+		if rel.Date.Before(cur.Time) {
+			return nil, 0, fmt.Errorf("%s dated %s, current snapshot %s: %w", first, rel.Date, cur.Time, errStale)
+		}
+	}
+	files[first] = body
+	// Release and Release.gpg from the same mirror: apt asks for them only
+	// when InRelease is missing, but they must then match it.
+	if first == inPath {
+		if b, _, err := c.getSmall(ctx, rs, m, relPath, nil); err == nil {
+			if r2, err := debian.ParseRelease(bytes.NewReader(b)); err == nil && r2.Date.Equal(rel.Date) && len(r2.Files) == len(rel.Files) {
+				files[relPath] = b
+			} else {
+				c.log.Warn("Release does not match InRelease; serving InRelease only", "repo", rs.cfg.Name, "mirror", m.String(), "root", key)
+			}
+		}
+	}
+	if _, ok := files[relPath]; ok {
+		if b, _, err := c.getSmall(ctx, rs, m, gpgPath, nil); err == nil {
+			files[gpgPath] = b
+		}
+	}
+	snap := &index.Snapshot{
+		Repo: rs.cfg.Name, Root: key, Files: make(map[string]index.FileRef),
+		Version: rel.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 UTC"), Time: rel.Date,
+		FetchedAt: c.now(), Mirror: m.String(), ETag: resp.ETag, LastModified: resp.LastModified,
+	}
+	var total int64
+	for p, b := range files {
+		ref, err := c.putSmall(b)
+		if err != nil {
+			return nil, 0, err
+		}
+		snap.Files[p] = ref
+		total += ref.Size
+	}
+	if err := c.idx.PutEntries(rs.cfg.Name, debEntries(key, rel)); err != nil {
+		return nil, 0, err
+	}
+	if err := c.idx.PutSnapshot(snap); err != nil {
+		return nil, 0, err
+	}
+	st.parsed = rel
+	st.install(snap)
+	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", key, "date", snap.Version, "files", len(rel.Files), "mirror", m.String())
+	return snap, total, nil
+}
+
+// debEntries are the index entries a Release implies: each listed file,
+// and the by-hash path of each of its checksums, which names the same bytes.
+func debEntries(key string, rel *debian.Release) []index.Record {
+	recs := make([]index.Record, 0, 3*len(rel.Files))
+	for _, f := range rel.Files {
+		e := index.Entry{Size: f.Size, Kind: index.Metadata}
+		if d, ok := f.SHA256(); ok {
+			e.Digest = d
+		} else {
+			e.Upstream = f.Best()
+		}
+		recs = append(recs, index.Record{Path: key + "/" + f.Path, Entry: e})
+		for _, s := range f.Sums {
+			if bh := debian.ByHashPath(path.Dir(f.Path), s); bh != "" {
+				recs = append(recs, index.Record{Path: key + "/" + bh, Entry: e})
+			}
+		}
+	}
+	return recs
+}
+
+// release returns the parsed Release of a root's current snapshot, parsing
+// it from the store after a restart. The caller holds st's lock.
+func (c *Cache) release(st *rootState, snap *index.Snapshot) (*debian.Release, error) {
+	if rel, ok := st.parsed.(*debian.Release); ok && rel != nil {
+		return rel, nil
+	}
+	for _, name := range []string{"InRelease", "Release"} {
+		ref, ok := snap.Files[st.key+"/"+name]
+		if !ok {
+			continue
+		}
+		b, err := c.readBlob(ref)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := debian.ParseRelease(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		st.parsed = rel
+		return rel, nil
+	}
+	return nil, fmt.Errorf("snapshot %d of %s has no Release: %w", snap.ID, st.key, ErrNotFound)
+}
+
+// loadDebFor loads the Packages indexes that may list a pool path: those of
+// the package's architecture (from its file name), in every component, of
+// every suite known. Suites come from the config and from clients' requests.
+func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error {
+	for _, suite := range rs.cfg.Suites {
+		if _, err := c.current(ctx, rs, "dists/"+suite, false); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	arch := debArch(rel)
+	var errs []error
+	for _, st := range rs.known() {
+		if err := c.loadDebPackages(ctx, rs, st, arch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loadDebPackages parses the binary-<arch> Packages indexes of one suite's
+// current snapshot into the index, once per snapshot. For arch "all" (or
+// unknown) it loads the architectures whose indexes clients fetched, or all.
+func (c *Cache) loadDebPackages(ctx context.Context, rs *repoState, st *rootState, arch string) error {
+	if err := st.acquire(ctx); err != nil {
+		return err
+	}
+	defer st.unlock()
+	snap := st.snap.Load()
+	rel, err := c.release(st, snap)
+	if err != nil {
+		return err
+	}
+	arches := []string{arch}
+	if arch == "" || arch == "all" {
+		arches = c.fetchedArches(rel)
+	}
+	for _, dir := range packagesDirs(rel, arches) {
+		if slices.ContainsFunc(snap.Loaded, func(p string) bool { return strings.HasPrefix(p, st.key+"/"+dir+"/Packages") }) {
+			continue
+		}
+		loaded, err := c.loadPackagesDir(ctx, rs, st.key, rel, dir)
+		if err != nil {
+			return err
+		}
+		s := *snap
+		s.Loaded = append(slices.Clone(snap.Loaded), loaded)
+		if err := c.idx.UpdateSnapshot(&s); err != nil {
+			return err
+		}
+		st.snap.Store(&s)
+		snap = &s
+	}
+	return nil
+}
+
+// fetchedArches returns the architectures whose Packages a client already
+// fetched (their blobs are stored), or every architecture of the Release.
+func (c *Cache) fetchedArches(rel *debian.Release) []string {
+	var out []string
+	for _, a := range rel.Architectures {
+		for _, f := range rel.Files {
+			d, ok := f.SHA256()
+			if ok && strings.Contains(f.Path, "/binary-"+a+"/Packages") {
+				if _, err := c.store.Stat(d); err == nil {
+					out = append(out, a)
+					break
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return rel.Architectures
+	}
+	return out
+}
+
+// packagesDirs lists the "<component>/binary-<arch>" directories of a
+// Release that have a Packages index, for the given architectures.
+func packagesDirs(rel *debian.Release, arches []string) []string {
+	var dirs []string
+	for _, f := range rel.Files {
+		dir, base := path.Split(f.Path)
+		dir = strings.TrimSuffix(dir, "/")
+		if !strings.HasPrefix(base, "Packages") || strings.Contains(dir, "/debian-installer/") || slices.Contains(dirs, dir) {
+			continue
+		}
+		for _, a := range arches {
+			if strings.HasSuffix(dir, "/binary-"+a) {
+				dirs = append(dirs, dir)
+			}
+		}
+	}
+	return dirs
+}
+
+// packagesVariants are the forms of a Packages index in the order they are
+// tried: the smallest transfer first.
+var packagesVariants = []string{"Packages.xz", "Packages.gz", "Packages"}
+
+// loadPackagesDir fetches one Packages index of dir (the first variant a
+// mirror has, preferring one already stored), checks it against the
+// Release's entry for the uncompressed file, and enters its packages.
+// It returns the path it loaded.
+func (c *Cache) loadPackagesDir(ctx context.Context, rs *repoState, key string, rel *debian.Release, dir string) (string, error) {
+	plain, _ := rel.Lookup(dir + "/Packages")
+	var variants []debian.File
+	for _, name := range packagesVariants {
+		if f, ok := rel.Lookup(dir + "/" + name); ok {
+			variants = append(variants, f)
+		}
+	}
+	// One already stored costs no transfer.
+	slices.SortStableFunc(variants, func(a, b debian.File) int {
+		return c.storedRank(a) - c.storedRank(b)
+	})
+	var errs []error
+	for _, f := range variants {
+		p := key + "/" + f.Path
+		if f.Size == 0 {
+			return p, nil // an empty index lists nothing
+		}
+		e := index.Entry{Size: f.Size, Kind: index.Metadata}
+		if d, ok := f.SHA256(); ok {
+			e.Digest = d
+		} else {
+			e.Upstream = f.Best()
+		}
+		n, err := c.ingest(ctx, rs, p, e, func(r io.Reader, bulk *index.Bulk) (int, error) {
+			return debian.ParsePackagesFile(ctx, r, f.Path, plain, func(pkg *debian.Package) error {
+				pe := index.Entry{Size: pkg.Size, Kind: index.Package, Digest: pkg.SHA256}
+				if pe.Digest.IsZero() {
+					pe.Upstream = pkg.Best()
+				}
+				return bulk.Add(pkg.Filename, pe)
+			})
+		})
+		if err == nil {
+			c.log.Info("loaded package index", "repo", rs.cfg.Name, "path", p, "packages", n)
+			return p, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("load %s/%s: %w", key, dir, errors.Join(errs...))
+}
+
+func (c *Cache) storedRank(f debian.File) int {
+	if d, ok := f.SHA256(); ok {
+		if _, err := c.store.Stat(d); err == nil {
+			return 0
+		}
+	}
+	return 1
+}
+
+// ingest fetches a metadata file (through a flight, so a client asking for
+// it at the same time shares the download) and parses it into the index.
+func (c *Cache) ingest(ctx context.Context, rs *repoState, p string, e index.Entry, parse func(io.Reader, *index.Bulk) (int, error)) (int, error) {
+	o, err := c.fetchWhole(ctx, fetchSpec{rs: rs, rel: p, digest: e.Digest, size: e.Size, upstream: e.Upstream})
+	if err != nil {
+		return 0, err
+	}
+	defer o.Close()
+	bulk := c.idx.NewBulk(rs.cfg.Name, 0)
+	n, err := parse(io.NewSectionReader(o.File(), 0, o.Size), bulk)
+	if cerr := bulk.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", p, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,198 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"lazymirror/checksum"
+	"lazymirror/index"
+	"lazymirror/store"
+	"lazymirror/upstream"
+)
+
+// fetchSpec says what one flight downloads and how it is checked.
+type fetchSpec struct {
+	rs       *repoState
+	rel      string          // path under each mirror's base URL
+	digest   checksum.Digest // expected sha256; zero when not known
+	size     int64           // expected size; -1 when not known
+	upstream checksum.Sum    // the metadata's weaker checksum when no sha256 is known
+	punish   bool            // bytes that do not match count against the mirror
+	other    bool            // URL-keyed: no checksum, kept for OtherTTL
+}
+
+// key collapses flights: by content when it is known, else by URL.
+func (s fetchSpec) key() string {
+	switch {
+	case !s.digest.IsZero():
+		return "sha256:" + s.digest.String()
+	case !s.upstream.IsZero():
+		return s.upstream.String()
+	}
+	return "url:" + s.rs.cfg.Name + "/" + s.rel
+}
+
+// startFlight joins the flight for spec, starting it if none runs.
+func (c *Cache) startFlight(spec fetchSpec) *Object {
+	f, leader := c.flights.join(spec.key())
+	if leader {
+		c.wg.Add(1)
+		go c.run(f, spec)
+	}
+	return &Object{Digest: spec.digest, Size: spec.size, ModTime: c.now(), fl: f, c: c}
+}
+
+// run is a flight's leader: it downloads under the cache's own bounded
+// context, records the result, and ends the flight.
+func (c *Cache) run(f *flight, spec fetchSpec) {
+	defer c.wg.Done()
+	defer c.flights.remove(f)
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.FetchTimeout)
+	defer cancel()
+	// Maybe it was stored while this flight was being set up.
+	if !spec.digest.IsZero() {
+		if size, err := c.store.Stat(spec.digest); err == nil {
+			f.finish(spec.digest, size, nil)
+			return
+		}
+	}
+	d, size, err := c.download(ctx, f, spec)
+	if err == nil {
+		err = c.record(spec, d, size)
+	}
+	f.finish(d, size, err)
+}
+
+// download tries each candidate mirror in turn.
+func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (checksum.Digest, int64, error) {
+	var errs []error
+	notFound := 0
+	mirrors := spec.rs.pool.Candidates()
+	for _, m := range mirrors {
+		d, size, err := c.attempt(ctx, f, spec, m)
+		if err == nil {
+			return d, size, nil
+		}
+		if errors.Is(err, upstream.ErrNotFound) {
+			notFound++
+		} else {
+			c.log.Warn("upstream fetch failed", "repo", spec.rs.cfg.Name, "mirror", m.String(), "path", spec.rel, "err", err)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", m, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(mirrors) > 0 && notFound == len(mirrors) {
+		return checksum.Digest{}, 0, fmt.Errorf("on every mirror: %w", ErrNotFound)
+	}
+	return checksum.Digest{}, 0, fmt.Errorf("%w: %w", ErrUpstream, errors.Join(errs...))
+}
+
+// attempt downloads spec from one mirror through a store writer that
+// clients follow. On any failure the writer is aborted (followers fail),
+// and the mirror is charged unless it merely lacked the file or (for
+// metadata) had other bytes at that path.
+func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstream.Mirror) (_ checksum.Digest, _ int64, err error) {
+	pool := spec.rs.pool
+	start := c.now()
+	resp, err := pool.Get(ctx, m, spec.rel, nil)
+	if err != nil {
+		if !errors.Is(err, upstream.ErrNotFound) && ctx.Err() == nil {
+			pool.Failure(m, err)
+		}
+		return checksum.Digest{}, 0, err
+	}
+	defer resp.Body.Close()
+	if spec.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != spec.size {
+		err := fmt.Errorf("mirror announces %d bytes, metadata says %d: %w", resp.ContentLength, spec.size, store.ErrSizeMismatch)
+		if spec.punish {
+			pool.Failure(m, err)
+		}
+		return checksum.Digest{}, 0, err
+	}
+	w, err := c.create(spec)
+	if err != nil {
+		return checksum.Digest{}, 0, err
+	}
+	f.setWriter(w)
+	n, err := io.Copy(w, resp.Body)
+	spec.rs.counters.fetched.Add(n)
+	if err == nil && spec.size >= 0 && n != spec.size {
+		err = fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch)
+	}
+	if err != nil {
+		w.Abort(err)
+		f.setWriter(nil)
+		if ctx.Err() == nil {
+			pool.Failure(m, err)
+		}
+		return checksum.Digest{}, 0, fmt.Errorf("after %d bytes: %w", n, err)
+	}
+	d, err := w.Commit()
+	if err != nil {
+		f.setWriter(nil)
+		if spec.punish {
+			pool.Failure(m, err)
+		}
+		return checksum.Digest{}, 0, err
+	}
+	pool.Success(m, n, c.now().Sub(start))
+	return d, n, nil
+}
+
+// create opens a store writer that checks what spec knows.
+func (c *Cache) create(spec fetchSpec) (*store.Writer, error) {
+	switch {
+	case !spec.digest.IsZero():
+		return c.store.Create(spec.digest, spec.size)
+	case !spec.upstream.IsZero():
+		return c.store.CreateUnknown(spec.upstream)
+	}
+	return c.store.CreateUnknown()
+}
+
+// record enters a committed download in the index: the blob record, and
+// what was learnt (the sha256 of a path known only by a weaker sum, or a
+// URL-keyed file's current digest). Data before the pointer: the blob is
+// already durable when this runs.
+func (c *Cache) record(spec fetchSpec, d checksum.Digest, size int64) error {
+	now := c.now()
+	if _, err := c.idx.Blob(d); errors.Is(err, index.ErrNotFound) {
+		if err := c.idx.PutBlob(d, index.Blob{Size: size, Stored: now, LastAccess: now}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case spec.other:
+		return c.idx.Put(spec.rs.cfg.Name, spec.rel, index.Entry{Digest: d, Size: size, Kind: index.Other, Fetched: now})
+	case spec.digest.IsZero() && !spec.upstream.IsZero():
+		if err := c.idx.PutAlias(spec.upstream, d); err != nil {
+			return err
+		}
+		e, err := c.idx.Lookup(spec.rs.cfg.Name, spec.rel)
+		if err == nil && e.Upstream.Equal(spec.upstream) {
+			e.Digest = d
+			return c.idx.Put(spec.rs.cfg.Name, spec.rel, e)
+		}
+	}
+	return nil
+}
+
+// fetchWhole runs a flight for spec to its end and opens the result: the
+// metadata loaders need whole files.
+func (c *Cache) fetchWhole(ctx context.Context, spec fetchSpec) (*Object, error) {
+	var o *Object
+	if !spec.digest.IsZero() {
+		if stored, ok := c.openStored(spec.digest); ok {
+			return stored, nil
+		}
+	}
+	o = c.startFlight(spec)
+	if err := o.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

@@ -1,0 +1,132 @@
+package cache
+
+import (
+	"context"
+	"sync"
+
+	"lazymirror/checksum"
+	"lazymirror/store"
+)
+
+// A flight is one upstream download of one blob, shared by every client
+// that asks for it while it runs (collapse by checksum). The download runs in
+// its own goroutine under the cache's own bounded context, never a client's:
+// a client that leaves does not cancel what the others wait for.
+//
+// Each attempt (one mirror) writes through a store.Writer; clients follow the
+// attempt's growing temp file. When an attempt fails, its followers get an
+// error (their responses are broken off, never completed with wrong bytes)
+// and the next attempt starts on the next mirror; clients arriving later
+// follow that one.
+type flight struct {
+	key string
+
+	mu      sync.Mutex
+	w       *store.Writer // the running attempt; nil between attempts
+	changed chan struct{} // closed and replaced whenever w changes or the flight ends
+	done    bool
+	digest  checksum.Digest
+	size    int64
+	err     error
+}
+
+func newFlight(key string) *flight {
+	return &flight{key: key, changed: make(chan struct{})}
+}
+
+// setWriter publishes a new attempt's writer (nil: between attempts).
+func (f *flight) setWriter(w *store.Writer) {
+	f.mu.Lock()
+	f.w = w
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// finish ends the flight with its result.
+func (f *flight) finish(d checksum.Digest, size int64, err error) {
+	f.mu.Lock()
+	f.w, f.done, f.digest, f.size, f.err = nil, true, d, size, err
+	close(f.changed)
+	f.mu.Unlock()
+}
+
+// follow returns a reader of the running attempt's bytes, waiting for an
+// attempt to start if none runs. When the flight has already ended it
+// returns (nil, nil) and the caller reads the committed blob instead.
+func (f *flight) follow(ctx context.Context) (*store.Follower, error) {
+	for {
+		f.mu.Lock()
+		w, done, err, ch := f.w, f.done, f.err, f.changed
+		f.mu.Unlock()
+		switch {
+		case done && err != nil:
+			return nil, err
+		case done:
+			return nil, nil
+		case w != nil:
+			return w.NewReaderContext(ctx), nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// wait blocks until the flight ends and returns its result.
+func (f *flight) wait(ctx context.Context) (checksum.Digest, int64, error) {
+	for {
+		f.mu.Lock()
+		done, ch := f.done, f.changed
+		d, size, err := f.digest, f.size, f.err
+		f.mu.Unlock()
+		if done {
+			return d, size, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return checksum.Digest{}, 0, ctx.Err()
+		}
+	}
+}
+
+// flights is the set of running flights, by key.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// join returns the flight for key and whether the caller created it (and so
+// must start it).
+func (fs *flights) join(key string) (*flight, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		return f, false
+	}
+	if fs.m == nil {
+		fs.m = make(map[string]*flight)
+	}
+	f := newFlight(key)
+	fs.m[key] = f
+	return f, true
+}
+
+// remove drops a finished flight, so later requests read the store.
+func (fs *flights) remove(f *flight) {
+	fs.mu.Lock()
+	if fs.m[f.key] == f {
+		delete(fs.m, f.key)
+	}
+	fs.mu.Unlock()
+}
+
+// count returns the number of running flights.
+func (fs *flights) count() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.m)
+}

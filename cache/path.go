@@ -1,0 +1,145 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// ErrBadPath is returned for a request path that is not a clean path inside a
+// repo: "..", ".", empty segments, NUL or a backslash.
+var ErrBadPath = errors.New("bad path")
+
+// CleanPath checks a repo-relative request path, already percent-decoded (so
+// apt's "%2b" is "+" here and a literal "+" stays "+"). It returns the path
+// without a leading slash. Anything that could step outside the repo, or that
+// names the same file in two spellings, is refused rather than normalised:
+// a client that sends "a/../b" or "a//b" is not a package manager.
+func CleanPath(p string) (string, error) {
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	if len(p) > 4096 || strings.ContainsAny(p, "\x00\\") {
+		return "", fmt.Errorf("%q: %w", p, ErrBadPath)
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if seg == "" && i == len(segs)-1 {
+			continue // a directory request ("dists/"): served as Other
+		}
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("%q: %w", p, ErrBadPath)
+		}
+	}
+	return p, nil
+}
+
+// class is what a path is to the cache, which decides how it is served.
+type class int
+
+const (
+	// classOther: not described by metadata; cached by URL with a TTL, unverified.
+	classOther class = iota
+	// classRoot: a root metadata file (InRelease, repomd.xml ...): volatile, served from the current snapshot.
+	classRoot
+	// classIndexed: a metadata file listed by a root (Packages.xz, primary.xml.gz, by-hash/...): immutable, by checksum.
+	classIndexed
+	// classPackage: a package (.deb, .rpm ...): immutable, by checksum from the parsed indexes.
+	classPackage
+)
+
+func (c class) String() string {
+	switch c {
+	case classRoot:
+		return "root"
+	case classIndexed:
+		return "indexed"
+	case classPackage:
+		return "package"
+	}
+	return "other"
+}
+
+// debRootFiles are the files of dists/<suite>/ that make a Debian snapshot.
+var debRootFiles = map[string]bool{"InRelease": true, "Release": true, "Release.gpg": true}
+
+// rpmRootFiles are the files of <root>/repodata/ that make a yum snapshot.
+var rpmRootFiles = map[string]bool{"repomd.xml": true, "repomd.xml.asc": true, "repomd.xml.key": true}
+
+// classifyDeb returns the class of a path in an apt archive and, for root and
+// indexed paths, the snapshot root ("dists/<suite>").
+func classifyDeb(rel string) (class, string) {
+	if rest, ok := strings.CutPrefix(rel, "dists/"); ok {
+		suite, file, ok := strings.Cut(rest, "/")
+		if !ok || suite == "" || file == "" || strings.HasSuffix(file, "/") {
+			return classOther, ""
+		}
+		root := "dists/" + suite
+		if debRootFiles[file] {
+			return classRoot, root
+		}
+		return classIndexed, root
+	}
+	if strings.HasPrefix(rel, "pool/") {
+		switch path.Ext(rel) {
+		case ".deb", ".udeb", ".ddeb":
+			return classPackage, ""
+		}
+	}
+	return classOther, ""
+}
+
+// classifyRPM returns the class of a path in a yum mirror tree and, for root
+// and indexed paths, the yum repo root: the directory holding repodata/
+// ("" for the tree's top).
+func classifyRPM(rel string) (class, string) {
+	dir, file := path.Split(rel)
+	if file == "" {
+		return classOther, ""
+	}
+	if dir == "repodata/" || strings.HasSuffix(dir, "/repodata/") {
+		root := strings.TrimSuffix(strings.TrimSuffix(dir, "repodata/"), "/")
+		if rpmRootFiles[file] {
+			return classRoot, root
+		}
+		return classIndexed, root
+	}
+	switch path.Ext(file) {
+	case ".rpm", ".drpm":
+		return classPackage, ""
+	}
+	return classOther, ""
+}
+
+// debArch returns the architecture a Debian package file name carries
+// ("name_version_arch.deb"), or "".
+func debArch(rel string) string {
+	base := path.Base(rel)
+	base = strings.TrimSuffix(base, path.Ext(base))
+	if i := strings.LastIndexByte(base, '_'); i >= 0 {
+		return base[i+1:]
+	}
+	return ""
+}
+
+// ancestors returns the directories above rel, nearest first, ending with ""
+// (the tree's top): "a/b/c.rpm" gives "a/b", "a", "".
+func ancestors(rel string) []string {
+	var out []string
+	dir := path.Dir(rel)
+	for dir != "." && dir != "/" {
+		out = append(out, dir)
+		dir = path.Dir(dir)
+	}
+	return append(out, "")
+}
+
+// joinRoot joins a yum repo root and a path inside it.
+func joinRoot(root, p string) string {
+	if root == "" {
+		return p
+	}
+	return root + "/" + p
+}

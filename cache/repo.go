@@ -1,0 +1,383 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lazymirror/checksum"
+	"lazymirror/config"
+	"lazymirror/index"
+	"lazymirror/upstream"
+)
+
+// errStale marks a root older than the current snapshot (a lagging mirror).
+var errStale = errors.New("root is older than the current snapshot")
+
+const (
+	// maxRootSize bounds a root file read into memory (bookworm's InRelease is 151 kB).
+	maxRootSize = 64 << 20
+	// revalidateEvery coalesces the revalidations clients ask for: within
+	// this long of the last one, the current snapshot is fresh enough.
+	revalidateEvery = time.Second
+	// refreshTimeout bounds one refresh of a root, detached from the client that caused it.
+	refreshTimeout = 5 * time.Minute
+	// absentRootTTL is how long a directory found to hold no yum repo is not probed again.
+	absentRootTTL = 5 * time.Minute
+	// stickyFor is how long a client's companion requests (Release.gpg,
+	// repomd.xml.asc) are served from the snapshot it was last given.
+	stickyFor = 2 * time.Minute
+)
+
+// repoState is one configured repo at run time.
+type repoState struct {
+	cfg      *config.Repo
+	pool     *upstream.Pool
+	counters repoCounters
+
+	mu     sync.Mutex
+	roots  map[string]*rootState
+	absent map[string]time.Time // yum: directories probed and found to hold no repodata
+}
+
+func newRepoState(cfg *config.Repo, pool *upstream.Pool) *repoState {
+	return &repoState{cfg: cfg, pool: pool, roots: make(map[string]*rootState), absent: make(map[string]time.Time)}
+}
+
+func (rs *repoState) classify(rel string) (class, string) {
+	if rs.cfg.Type == config.Deb {
+		return classifyDeb(rel)
+	}
+	return classifyRPM(rel)
+}
+
+// root returns the state of a snapshot root, loading its current snapshot
+// from the index the first time.
+func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if st, ok := rs.roots[key]; ok {
+		return st, nil
+	}
+	st := &rootState{key: key, lock: make(chan struct{}, 1), sticky: make(map[string]stickyRef)}
+	snap, err := idx.CurrentSnapshot(rs.cfg.Name, key)
+	switch {
+	case err == nil:
+		st.snap.Store(snap)
+	case !errors.Is(err, index.ErrNotFound):
+		return nil, err
+	}
+	rs.roots[key] = st
+	return st, nil
+}
+
+// known returns the roots that have a snapshot.
+func (rs *repoState) known() []*rootState {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var out []*rootState
+	for _, st := range rs.roots {
+		if st.snap.Load() != nil {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// repoCounters are a repo's request figures since start.
+type repoCounters struct {
+	requests, hits, misses atomic.Int64
+	fetched                atomic.Int64 // bytes from upstream
+}
+
+func (rc *repoCounters) add(hit bool) {
+	rc.requests.Add(1)
+	if hit {
+		rc.hits.Add(1)
+	} else {
+		rc.misses.Add(1)
+	}
+}
+
+// rootState is one snapshot root ("dists/bookworm", a yum repo directory).
+type rootState struct {
+	key  string
+	lock chan struct{} // held while refreshing or loading this root's indexes
+	snap atomic.Pointer[index.Snapshot]
+	prev atomic.Pointer[index.Snapshot] // the snapshot before the current one
+
+	parsed any // *debian.Release of the current snapshot (deb), under lock
+
+	mu     sync.Mutex
+	sticky map[string]stickyRef // client -> snapshot it was last given
+}
+
+type stickyRef struct {
+	id   uint64
+	when time.Time
+}
+
+// acquire takes the root's lock, or gives up with ctx.
+func (st *rootState) acquire(ctx context.Context) error {
+	select {
+	case st.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (st *rootState) unlock() { <-st.lock }
+
+// install makes snap the current snapshot.
+func (st *rootState) install(snap *index.Snapshot) {
+	if old := st.snap.Swap(snap); old != nil && old.ID != snap.ID {
+		st.prev.Store(old)
+	}
+}
+
+// remember notes which snapshot a client was given.
+func (st *rootState) remember(client string, id uint64, now time.Time) {
+	if client == "" {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.sticky) > 4096 {
+		for k, v := range st.sticky {
+			if now.Sub(v.when) > stickyFor {
+				delete(st.sticky, k)
+			}
+		}
+	}
+	st.sticky[client] = stickyRef{id: id, when: now}
+}
+
+// forClient returns the snapshot a client was last given when it is the
+// previous one and recent, else the current one.
+func (st *rootState) forClient(client string, now time.Time) *index.Snapshot {
+	cur := st.snap.Load()
+	prev := st.prev.Load()
+	if client == "" || prev == nil {
+		return cur
+	}
+	st.mu.Lock()
+	ref, ok := st.sticky[client]
+	st.mu.Unlock()
+	if ok && ref.id == prev.ID && now.Sub(ref.when) < stickyFor {
+		return prev
+	}
+	return cur
+}
+
+// current returns the snapshot of a root, refreshing it from upstream when
+// it is older than the repo's TTL or the client asked for revalidation.
+// When upstream cannot be reached, a stale snapshot is served.
+func (c *Cache) current(ctx context.Context, rs *repoState, key string, revalidate bool) (*index.Snapshot, error) {
+	st, err := rs.root(c.idx, key)
+	if err != nil {
+		return nil, err
+	}
+	if snap := st.snap.Load(); snap != nil && c.fresh(rs, snap, revalidate) {
+		return snap, nil
+	}
+	if err := st.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer st.unlock()
+	cur := st.snap.Load()
+	if cur != nil && c.fresh(rs, cur, revalidate) {
+		return cur, nil // refreshed while this request waited
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+	defer cancel()
+	snap, err := c.refresh(rctx, rs, st, cur)
+	if err != nil {
+		if cur != nil && ctx.Err() == nil {
+			c.log.Warn("metadata refresh failed; serving the current snapshot", "repo", rs.cfg.Name, "root", key, "err", err)
+			return cur, nil
+		}
+		return nil, err
+	}
+	return snap, nil
+}
+
+func (c *Cache) fresh(rs *repoState, snap *index.Snapshot, revalidate bool) bool {
+	age := c.now().Sub(snap.FetchedAt)
+	if revalidate {
+		return age < revalidateEvery
+	}
+	return age < rs.cfg.MetadataTTL
+}
+
+// refresh asks each candidate mirror for the root until one answers with a
+// root at least as new as the current one.
+func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot) (*index.Snapshot, error) {
+	var errs []error
+	notFound, stale := 0, 0
+	mirrors := rs.pool.Candidates()
+	for _, m := range mirrors {
+		start := c.now()
+		var (
+			snap  *index.Snapshot
+			bytes int64
+			err   error
+		)
+		if rs.cfg.Type == config.Deb {
+			snap, bytes, err = c.fetchDebRoot(ctx, rs, st, cur, m)
+		} else {
+			snap, bytes, err = c.fetchRPMRoot(ctx, rs, st, cur, m)
+		}
+		switch {
+		case err == nil:
+			rs.pool.Success(m, bytes, c.now().Sub(start))
+			return snap, nil
+		case errors.Is(err, upstream.ErrNotModified):
+			return c.touch(st, cur)
+		case errors.Is(err, upstream.ErrNotFound):
+			notFound++
+		case errors.Is(err, errStale):
+			stale++
+		case ctx.Err() == nil:
+			rs.pool.Failure(m, err)
+			c.log.Warn("metadata fetch failed", "repo", rs.cfg.Name, "mirror", m.String(), "root", st.key, "err", err)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", m, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if cur != nil && stale > 0 {
+		return c.touch(st, cur) // every answer was older: keep what we have
+	}
+	if len(mirrors) > 0 && notFound == len(mirrors) {
+		return nil, fmt.Errorf("root %q on every mirror: %w", st.key, ErrNotFound)
+	}
+	return nil, fmt.Errorf("root %q: %w: %w", st.key, ErrUpstream, errors.Join(errs...))
+}
+
+// touch records that upstream confirmed the current snapshot.
+func (c *Cache) touch(st *rootState, cur *index.Snapshot) (*index.Snapshot, error) {
+	if cur == nil {
+		return nil, fmt.Errorf("root %q: not modified, but nothing cached: %w", st.key, ErrUpstream)
+	}
+	s := *cur
+	s.FetchedAt = c.now()
+	if err := c.idx.UpdateSnapshot(&s); err != nil {
+		return nil, err
+	}
+	st.snap.Store(&s)
+	return &s, nil
+}
+
+// validators returns the conditional-GET validators for re-asking mirror m
+// for the current root (only the mirror that gave them can honour them).
+func validators(cur *index.Snapshot, m *upstream.Mirror) *upstream.Conditional {
+	if cur == nil || cur.Mirror != m.String() || (cur.ETag == "" && cur.LastModified == "") {
+		return nil
+	}
+	return &upstream.Conditional{ETag: cur.ETag, LastModified: cur.LastModified}
+}
+
+// getSmall fetches a small file (a root) whole into memory.
+func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror, rel string, cond *upstream.Conditional) ([]byte, *upstream.Response, error) {
+	resp, err := rs.pool.Get(ctx, m, rel, cond)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRootSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	if len(b) > maxRootSize {
+		return nil, nil, fmt.Errorf("%s: larger than %d bytes", rel, maxRootSize)
+	}
+	rs.counters.fetched.Add(int64(len(b)))
+	return b, resp, nil
+}
+
+// putSmall stores bytes held in memory and returns their reference.
+func (c *Cache) putSmall(b []byte) (index.FileRef, error) {
+	d := checksum.Digest(sha256.Sum256(b))
+	ref := index.FileRef{Digest: d, Size: int64(len(b))}
+	if _, err := c.store.Stat(d); err == nil {
+		return ref, nil
+	}
+	w, err := c.store.Create(d, int64(len(b)))
+	if err != nil {
+		return ref, err
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort(err)
+		return ref, err
+	}
+	if _, err := w.Commit(); err != nil {
+		return ref, err
+	}
+	return ref, c.record(fetchSpec{digest: d}, d, int64(len(b)))
+}
+
+// readBlob reads a small stored blob (a root file) whole.
+func (c *Cache) readBlob(ref index.FileRef) ([]byte, error) {
+	f, err := c.store.Open(ref.Digest)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxRootSize))
+}
+
+// openRoot serves a root file from the snapshot the client should see.
+func (c *Cache) openRoot(ctx context.Context, rs *repoState, key string, req Request) (*Object, error) {
+	// Companion files (signatures, keys, Release beside InRelease) never
+	// trigger a refresh: they must match the root the client already has.
+	primary := isPrimaryRoot(req.Path)
+	snap, err := c.current(ctx, rs, key, req.Revalidate && primary)
+	if err != nil {
+		return nil, err
+	}
+	st, err := rs.root(c.idx, key)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	if primary {
+		st.remember(req.Client, snap.ID, now)
+	} else {
+		snap = st.forClient(req.Client, now)
+	}
+	ref, ok := snap.Files[req.Path]
+	if !ok {
+		return nil, fmt.Errorf("snapshot %d of %s has no such file: %w", snap.ID, key, ErrNotFound)
+	}
+	o, ok := c.openStored(ref.Digest)
+	if !ok {
+		return nil, fmt.Errorf("root file %s (%s) missing from the store: %w", req.Path, ref.Digest, ErrNotFound)
+	}
+	o.Mutable, o.Class = true, classRoot.String()
+	return o, nil
+}
+
+// isPrimaryRoot reports whether a root path is the file clients fetch first
+// (InRelease, repomd.xml), as opposed to a companion fetched after it.
+func isPrimaryRoot(rel string) bool {
+	return hasBase(rel, "InRelease") || hasBase(rel, "repomd.xml")
+}
+
+func hasBase(rel, name string) bool {
+	return rel == name || len(rel) > len(name) && rel[len(rel)-len(name)-1] == '/' && rel[len(rel)-len(name):] == name
+}
+
+// loadFor loads the metadata that may cover a package path the index does not know.
+func (c *Cache) loadFor(ctx context.Context, rs *repoState, rel string) error {
+	if rs.cfg.Type == config.Deb {
+		return c.loadDebFor(ctx, rs, rel)
+	}
+	return c.loadRPMFor(ctx, rs, rel)
+}

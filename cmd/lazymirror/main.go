@@ -1,0 +1,75 @@
+// Command lazymirror is a lazy, content-addressed mirror for yum/dnf and apt
+// repositories. Run "lazymirror help" for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// errUsage marks a command line that was wrong; the usage was printed.
+var errUsage = errors.New("usage")
+
+const usage = `lazymirror — a lazy, content-addressed mirror for yum/dnf and apt.
+
+Clients use it as their mirror (baseurl= in a .repo file, the URL in
+sources.list). It fetches a package from an upstream mirror the first time
+any client asks, streams it to that client while it is written to disk,
+verifies it against the repository metadata, and stores it once however many
+mirrors, repos or paths lead to it.
+
+Usage:
+  lazymirror serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+      Run the mirror. Without --config it mirrors the repositories this
+      host's own apt and dnf use, and prints the lines other machines need.
+  lazymirror config check FILE
+      Check a configuration file and print what it configures.
+  lazymirror help
+      This text.
+
+Run "lazymirror COMMAND --help" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "config":
+		return runConfig(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "lazymirror: unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}
+
+// exitCode maps an error to the process's exit status, printing it.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	fmt.Fprintf(stderr, "lazymirror: %v\n", err)
+	return 1
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lazymirror/cache"
+	"lazymirror/config"
+	"lazymirror/index"
+	"lazymirror/server"
+	"lazymirror/store"
+)
+
+// shutdownGrace is how long in-flight requests and downloads get to finish
+// on SIGINT/SIGTERM before they are dropped (cleanly: temp files removed).
+const shutdownGrace = 20 * time.Second
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML configuration `file`; without it, mirror what this host's apt and dnf use")
+	listen := fs.String("listen", "", "listen `address` (overrides the config; default :8080)")
+	dataDir := fs.String("data-dir", "", "`directory` for blobs and the index (overrides the config)")
+	sourcesRoot := fs.String("sources-root", "/", "with no --config: the root `directory` whose etc/apt and etc/yum.repos.d are read")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: lazymirror serve [flags]\n\nRun the mirror. Clients use http://HOST:PORT/<repo>/ as their mirror URL,\nor a virtual host name from the config.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	var (
+		cfg  *config.Config
+		disc *config.Discovered
+		err  error
+	)
+	if *cfgPath != "" {
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	} else {
+		if disc, err = config.Discover(*sourcesRoot, nil); err != nil {
+			return err
+		}
+		cfg = disc.Config
+		for _, n := range disc.Notes {
+			log.Info("sources", "note", n)
+		}
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if v := getenv("LAZYMIRROR_DATA_DIR"); v != "" && *dataDir == "" && *cfgPath == "" {
+		cfg.DataDir = v
+	}
+
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	idx, err := index.Open(filepath.Join(cfg.DataDir, "index.db"), index.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
+	go idx.FlushEvery(ctx, 5*time.Second)
+
+	c, err := cache.New(context.WithoutCancel(ctx), cache.Options{Store: st, Index: idx, Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           server.New(c, cfg, log),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	base := "http://" + advertised(ln.Addr().String())
+	log.Info("lazymirror serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir, "repos", len(cfg.Repos))
+	if disc != nil {
+		if len(cfg.Repos) == 0 {
+			fmt.Fprintf(stdout, "No apt or dnf repositories found under %s; nothing to mirror.\nWrite a config file (see README.md) and run: lazymirror serve --config FILE\n", *sourcesRoot)
+		} else {
+			fmt.Fprintf(stdout, "Point other machines at this mirror with:\n\n%s\n", config.ClientLines(disc, base))
+		}
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests and downloads", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	return c.Close(sctx)
+}
+
+// advertised turns a listen address into one clients can use.
+func advertised(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
+}
+
+func runConfig(args []string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "check" {
+		fmt.Fprint(stderr, "Usage: lazymirror config check FILE\n\nCheck a configuration file: every problem is reported with its file, line and a fix.\n")
+		return errUsage
+	}
+	cfg, err := config.Load(args[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok\nlisten %s, data_dir %s\n", args[1], cfg.Listen, cfg.DataDir)
+	for _, r := range cfg.Repos {
+		var ms []string
+		for _, m := range r.Mirrors {
+			ms = append(ms, m.String())
+		}
+		fmt.Fprintf(stdout, "repo %s (%s): %s\n", r.Name, r.Type, strings.Join(ms, " "))
+	}
+	return nil
+}
