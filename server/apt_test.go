@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"lazymirror/internal/fixture"
 )
@@ -32,8 +33,8 @@ func newAptArchive(t *testing.T) *aptArchive {
 	arc := &aptArchive{dir: t.TempDir(), key: fixture.NewKey(t), stable: stable}
 	arc.debs = append(append([]fixture.Deb{}, stable...), updates[1])
 	fixture.AptRepo(t, arc.dir, arc.key, "amd64",
-		fixture.Suite{Name: "stable", Debs: stable},
-		fixture.Suite{Name: "stable-updates", Debs: updates})
+		fixture.Suite{Name: "stable", Debs: stable, Date: time.Now().Add(-time.Hour)},
+		fixture.Suite{Name: "stable-updates", Debs: updates, Date: time.Now().Add(-time.Hour)})
 	arc.a = fixture.NewMirror(t, arc.dir, "/debian/")
 	arc.b = fixture.NewMirror(t, arc.dir, "/pub/mirrors/debian/")
 	return arc

@@ -1,0 +1,154 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"lazymirror/internal/fixture"
+)
+
+// TestConcurrentFirstRequests: 32 clients ask at once for a package nobody
+// fetched yet. lazymirror makes one upstream request, streams it to every
+// client while it arrives (each gets its first bytes while the upstream is
+// still held mid-transfer), and all get the right bytes.
+func TestConcurrentFirstRequests(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
+	big := arc.stable[2] // libbig-lm, 3 MiB
+	want, err := os.ReadFile(filepath.Join(arc.dir, big.Pool()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	arc.a.SetFault(big.Pool(), fixture.Fault{Gate: gate, FirstBytes: 256 << 10})
+
+	const clients = 32
+	var (
+		wg        sync.WaitGroup
+		firstByte sync.WaitGroup
+		mu        sync.Mutex
+		failures  []string
+	)
+	wg.Add(clients)
+	firstByte.Add(clients)
+	for range clients {
+		go func() {
+			defer wg.Done()
+			fail := func(msg string) {
+				mu.Lock()
+				failures = append(failures, msg)
+				mu.Unlock()
+			}
+			resp, err := http.Get(h.URL("debian") + "/" + big.Pool())
+			if err != nil {
+				firstByte.Done()
+				fail(err.Error())
+				return
+			}
+			defer resp.Body.Close()
+			one := make([]byte, 1)
+			_, err = io.ReadFull(resp.Body, one)
+			firstByte.Done()
+			if err != nil {
+				fail("first byte: " + err.Error())
+				return
+			}
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil {
+				fail("body: " + err.Error())
+				return
+			}
+			if !bytes.Equal(append(one, rest...), want) {
+				fail("wrong bytes")
+			}
+		}()
+	}
+	// Every client has its first byte while the upstream is still held at
+	// 256 KiB of 3 MiB: streamed, not stored-then-served.
+	got := make(chan struct{})
+	go func() { firstByte.Wait(); close(got) }()
+	select {
+	case <-got:
+	case <-time.After(time.Minute): // a watchdog, not synchronisation
+		close(gate)
+		wg.Wait()
+		t.Fatal("clients got no byte while the upstream transfer was held: the miss was not streamed")
+	}
+	close(gate)
+	wg.Wait()
+	for _, f := range failures {
+		t.Error(f)
+	}
+	if n := arc.a.Requests(big.Pool()); n != 1 {
+		t.Errorf("upstream requests for the package = %d, want 1", n)
+	}
+}
+
+// TestMirrorFaults: a dead mirror is skipped; a mirror serving corrupted
+// bytes never has them reach a client as a complete response, the other
+// mirror serves the package, and the bad mirror's breaker opens.
+func TestMirrorFaults(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+", "+arc.b.URL()+"], suites: [stable]}"))
+	pkg := func(i int) (string, []byte) {
+		p := arc.stable[i].Pool()
+		b, err := os.ReadFile(filepath.Join(arc.dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, b
+	}
+
+	// A down: served through B.
+	arc.a.SetDown(true)
+	p0, want0 := pkg(0)
+	if code, body, _ := h.get(h.URL("debian")+"/"+p0, nil); code != 200 || !bytes.Equal(body, want0) {
+		t.Fatalf("with mirror A down: status %d, %d bytes (want 200, %d)", code, len(body), len(want0))
+	}
+	arc.a.SetDown(false)
+
+	// A corrupts two packages: each first response is broken off or an
+	// error, never a complete 200 with other bytes; B then serves them.
+	for _, i := range []int{1, 2} {
+		p, want := pkg(i)
+		arc.a.SetFault(p, fixture.Fault{Corrupt: true})
+		resp, err := http.Get(h.URL("debian") + "/" + p)
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == 200 && !bytes.Equal(body, want) {
+				t.Fatalf("%s: a complete 200 response with corrupted bytes reached the client", p)
+			}
+		}
+		code, body, _ := h.get(h.URL("debian")+"/"+p, nil)
+		if code != 200 || !bytes.Equal(body, want) {
+			t.Fatalf("%s after the corrupt attempt: status %d, %d bytes, want the real %d", p, code, len(body), len(want))
+		}
+	}
+	var stateA string
+	for _, rs := range h.cache.Stats() {
+		for _, m := range rs.Mirrors {
+			if m.URL == arc.a.URL() {
+				stateA = m.State
+			}
+		}
+	}
+	if stateA != "open" {
+		t.Errorf("mirror A's breaker is %q after two corrupt transfers, want open", stateA)
+	}
+	// With A's breaker open, the next miss goes to B alone.
+	p3, want3 := pkg(3)
+	before := arc.a.Requests(p3)
+	if code, body, _ := h.get(h.URL("debian")+"/"+p3, nil); code != 200 || !bytes.Equal(body, want3) {
+		t.Fatalf("%s: %d", p3, code)
+	}
+	if arc.a.Requests(p3) != before {
+		t.Errorf("a mirror with an open breaker was asked")
+	}
+}
