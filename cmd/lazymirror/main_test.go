@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"lazymirror/config"
+	"lazymirror/internal/fixture"
+)
+
+// noEnv is an empty environment.
+func noEnv(string) string { return "" }
+
+// TestConfigErrors: a bad config file is refused with the file, line and a
+// fix, by "config check" and by "serve --config".
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		line       string // "file:LINE:" expected in the message
+		want       string // a fragment of the message
+	}{
+		{"unknown key", "listen: :8080\nrepos:\n  d: {type: deb, mirors: [http://m/]}\n", ":3:", "mirrors"},
+		{"bad url", "repos:\n  d:\n    type: deb\n    mirrors: [ftp://m/debian/]\n", ":4:", "http"},
+		{"duplicate repo", "repos:\n  d: {type: deb, mirrors: [http://m/]}\n  d: {type: deb, mirrors: [http://n/]}\n", ":3:", "d"},
+		{"same host twice", "repos:\n  a: {type: deb, mirrors: [http://m/], hosts: [x.lan]}\n  b: {type: rpm, mirrors: [http://n/], hosts: [x.lan]}\n", ":3:", "x.lan"},
+		{"bad size", "max_size: lots\n", ":1:", "size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "lazymirror.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"config", "check", path}, {"serve", "--config", path, "--data-dir", t.TempDir()}} {
+				err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
+				if err == nil {
+					t.Fatalf("%v: accepted a bad config", args)
+				}
+				var ce *config.Error
+				if !errors.As(err, &ce) {
+					t.Errorf("%v: error %v is not a *config.Error", args, err)
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, path+tt.line) || !strings.Contains(msg, tt.want) || !strings.Contains(msg, "fix:") {
+					t.Errorf("%v: message %q lacks %q, %q or a fix", args, msg, path+tt.line, tt.want)
+				}
+			}
+		})
+	}
+	if code := exitCode(run(context.Background(), []string{"bogus"}, noEnv, io.Discard, io.Discard), io.Discard); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// TestServeDefaults: with no config, serve mirrors what the host's apt
+// sources name (a fake root here), prints the client lines, and a real
+// apt-get pointed at those lines works; SIGINT-style cancellation shuts it
+// down cleanly.
+func TestServeDefaults(t *testing.T) {
+	fixture.Require(t, "dpkg-deb", "apt-ftparchive", "gpg", "apt-get")
+	arc := t.TempDir()
+	key := fixture.NewKey(t)
+	deb := fixture.Deb{Name: "hello-lm", Version: "1.0+x~y", Arch: "amd64", Size: 8 << 10}
+	fixture.AptRepo(t, arc, key, "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{deb}})
+	up := fixture.NewMirror(t, arc, "/debian/")
+
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc/apt/sources.list.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "# the host's own apt source\ndeb [signed-by=" + key.PublicKeyring + "] " + strings.TrimSuffix(up.URL(), "/") + " stable main\n"
+	if err := os.WriteFile(filepath.Join(root, "etc/apt/sources.list"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sources-root", root}, noEnv, pw, io.Discard)
+		pw.Close()
+	}()
+	// The client lines come once the server listens.
+	line := regexp.MustCompile(`^deb \[signed-by=\S+\] (http://127\.0\.0\.1:\d+/debian) stable main$`)
+	var clientLine string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if line.MatchString(sc.Text()) {
+			clientLine = sc.Text()
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if clientLine == "" {
+		cancel()
+		t.Fatalf("serve printed no sources.list line for the discovered repo: %v", <-done)
+	}
+	apt := fixture.NewApt(t, "amd64")
+	apt.AddSource(clientLine)
+	if out, err := apt.Update(); err != nil {
+		t.Fatalf("apt-get update through the printed line %q: %v\n%s", clientLine, err, out)
+	}
+	files, err := apt.Download("hello-lm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 {
+		t.Fatalf("downloaded %v", files)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after cancel: %v", err)
+		}
+	case <-time.After(time.Minute): // watchdog
+		t.Fatal("serve did not shut down")
+	}
+}
