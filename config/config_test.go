@@ -1,0 +1,308 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadExample(t *testing.T) {
+	c, err := Load("testdata/lazymirror.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Path", c.Path, "testdata/lazymirror.yaml"},
+		{"Listen", c.Listen, "127.0.0.1:8080"},
+		{"DataDir", c.DataDir, "/var/cache/lazymirror"},
+		{"MaxSize", c.MaxSize, int64(50 << 30)},
+		{"Eviction", c.Eviction, EvictLFUDA},
+		{"MetadataTTL", c.MetadataTTL, time.Minute},
+		{"AdminToken", c.AdminToken, "s3cret"},
+		{"Upstream", c.Upstream, Upstream{10 * time.Second, 30 * time.Second, 60 * time.Second, 3, 30 * time.Second, 10_000}},
+		{"repos", len(c.Repos), 2},
+		{"first repo (sorted)", c.Repos[0].Name, "debian"},
+		{"debian type", c.Repos[0].Type, Deb},
+		{"debian mirror", c.Repos[0].Mirrors[0].String(), "http://mirror-a.example/debian/"},
+		{"debian hosts", strings.Join(c.Repos[0].Hosts, ","), "debian-mirror.lan"},
+		{"debian suites", strings.Join(c.Repos[0].Suites, ","), "bookworm,bookworm-updates"},
+		{"debian ttl", c.Repos[0].MetadataTTL, 5 * time.Minute},
+		{"fedora type", c.Repos[1].Type, RPM},
+		{"fedora mirrors", c.Repos[1].Mirrors[1].String(), "http://mirror-b.example/pub/fedora/"},
+		{"fedora ttl inherited", c.Repos[1].MetadataTTL, time.Minute},
+	}
+	for _, tc := range checks {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	for _, in := range []string{"", "# nothing but a comment\n", "repos: {}\n"} {
+		c, err := Parse("x.yaml", []byte(in))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", in, err)
+		}
+		d := Default()
+		if c.Listen != d.Listen || c.Eviction != d.Eviction || c.Upstream != d.Upstream || c.MetadataTTL != d.MetadataTTL || len(c.Repos) != 0 {
+			t.Errorf("Parse(%q) = %+v, want defaults %+v", in, c, d)
+		}
+	}
+}
+
+func TestParseNormalises(t *testing.T) {
+	c, err := Parse("x.yaml", []byte("repos:\n  r: {type: rpm, mirrors: ['HTTP://Mirror.Example/Fedora'], hosts: [R-Mirror.LAN.]}\nupstream: {min_speed: 1MiB/s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Repos[0]
+	if got := r.Mirrors[0].String(); got != "http://mirror.example/Fedora/" {
+		t.Errorf("mirror = %s", got)
+	}
+	if r.Hosts[0] != "r-mirror.lan" {
+		t.Errorf("host = %s", r.Hosts[0])
+	}
+	if c.Upstream.MinSpeed != 1<<20 {
+		t.Errorf("min_speed = %d", c.Upstream.MinSpeed)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const repoOK = "type: deb, mirrors: [http://deb.debian.org/debian/]"
+	tests := []struct {
+		name, yaml string
+		want       string // the start of the first error: FILE:LINE:COL: MSG
+		fix        string // part of its fix
+	}{
+		{"unknown top key", "listen: :80\nmetadata_tll: 1m\n", `x.yaml:2:1: unknown key "metadata_tll" in the configuration`, "did you mean metadata_ttl?"},
+		{"unknown repo key", "repos:\n  d:\n    type: deb\n    mirors: [http://a/]\n", `x.yaml:4:5: unknown key "mirors" in repo d`, "did you mean mirrors?"},
+		{"unknown upstream key, nothing near", "upstream:\n  zzzzzzzzzz: 1\n", `x.yaml:2:3: unknown key "zzzzzzzzzz" in upstream`, "known keys are connect_timeout"},
+		{"repos not a mapping", "repos: [debian]\n", "x.yaml:1:8: repos must be a mapping, got a list", "key: value"},
+		{"mirrors not a list", "repos:\n  d: {type: deb, mirrors: http://a/}\n", `x.yaml:2:27: mirrors must be a list, got the string "http://a/"`, "mirrors: [http://mirror.example/path/]"},
+		{"number for a string", "admin_token: 12345\n", "x.yaml:1:14: admin_token must be a string, got the number 12345", `admin_token: "12345"`},
+		{"breaker_failures not a number", "upstream:\n  breaker_failures: three\n", `x.yaml:2:21: breaker_failures: bad count the string "three"`, "whole number"},
+		{"mirror not absolute", "repos:\n  d: {type: deb, mirrors: [deb.debian.org/debian]}\n", `x.yaml:2:28: repo d: mirror "deb.debian.org/debian": not an absolute URL`, "write the full URL"},
+		{"mirror not http", "repos:\n  d: {type: deb, mirrors: [ftp://ftp.debian.org/debian/]}\n", `x.yaml:2:28: repo d: mirror "ftp://ftp.debian.org/debian/": scheme is not http or https`, "http://"},
+		{"mirror with query", "repos:\n  d: {type: deb, mirrors: ['http://a/debian?x=1']}\n", "x.yaml:2:28: repo d: mirror \"http://a/debian?x=1\": has a query or fragment", "remove the ?query"},
+		{"mirror with userinfo", "repos:\n  d: {type: deb, mirrors: ['http://u:p@a/debian/']}\n", "x.yaml:2:28: repo d: mirror \"http://u:p@a/debian/\": has a user name or password", "remove user:password@"},
+		{"mirror repeated", "repos:\n  d:\n    type: deb\n    mirrors:\n      - http://a/debian\n      - http://a/debian/\n", "x.yaml:6:9: repo d: mirror http://a/debian/ is listed twice (first at line 5)", "remove the repeated mirror"},
+		{"no mirrors key", "repos:\n  d: {type: deb}\n", "x.yaml:2:3: repo d has no mirrors", "add mirrors:"},
+		{"empty mirrors", "repos:\n  d: {type: deb, mirrors: []}\n", "x.yaml:2:27: repo d has no mirrors", "at least one"},
+		{"duplicate repo", "repos:\n  d: {" + repoOK + "}\n  e: {" + repoOK + "}\n  d: {" + repoOK + "}\n", `x.yaml:4:3: duplicate key "d" in repos (first at line 2)`, "keep one"},
+		{"duplicate top key", "listen: :80\nlisten: :81\n", `x.yaml:2:1: duplicate key "listen" in the configuration (first at line 1)`, "keep one"},
+		{"host in two repos", "repos:\n  d: {" + repoOK + ", hosts: [m.lan]}\n  e: {" + repoOK + ", hosts: [M.lan]}\n", `x.yaml:3:68: host "m.lan" is already used by repo d at line 2`, "one repo"},
+		{"host with port", "repos:\n  d: {" + repoOK + ", hosts: ['m.lan:8080']}\n", `x.yaml:2:68: repo d: host "m.lan:8080" has a port`, "without a port"},
+		{"type missing", "repos:\n  d: {mirrors: [http://a/]}\n", "x.yaml:2:3: repo d has no type", "type: rpm"},
+		{"type unknown", "repos:\n  d: {type: apt, mirrors: [http://a/]}\n", `x.yaml:2:13: repo d: unknown type "apt"`, "rpm (yum/dnf) or deb (apt)"},
+		{"suites on rpm", "repos:\n  f: {type: rpm, mirrors: [http://a/], suites: [f40]}\n", "x.yaml:2:40: repo f: suites on an rpm repo", "only deb repos"},
+		{"bad duration", "metadata_ttl: 5 minutes\n", `x.yaml:1:15: metadata_ttl: bad duration the string "5 minutes"`, "90s, 5m"},
+		{"duration without unit", "upstream:\n  idle_timeout: 60\n", "x.yaml:2:17: idle_timeout: bad duration the number 60", "90s"},
+		{"repo bad duration", "repos:\n  d: {" + repoOK + ", metadata_ttl: -1s}\n", `x.yaml:2:74: metadata_ttl: bad duration the string "-1s"`, "Go duration"},
+		{"bad size", "max_size: 50 gigs\n", `x.yaml:1:11: max_size: bad size the string "50 gigs"`, "50GiB"},
+		{"bad min_speed", "upstream: {min_speed: fast}\n", `x.yaml:1:23: min_speed: bad size the string "fast"`, "500MB"},
+		{"invalid repo name", "repos:\n  Debian_12: {" + repoOK + "}\n", `x.yaml:2:3: invalid repo name "Debian_12"`, "lower-case"},
+		{"repo name with slash", "repos:\n  'a/b': {" + repoOK + "}\n", `x.yaml:2:3: invalid repo name "a/b"`, "lower-case"},
+		{"listen without port", "listen: localhost\n", `x.yaml:1:9: listen "localhost": not host:port`, `":8080"`},
+		{"listen bad port", "listen: ':http-alt'\n", `x.yaml:1:9: listen ":http-alt": port "http-alt" is not a number`, "host:port"},
+		{"listen as number", "listen: 8080\n", "x.yaml:1:9: listen must be a string, got the number 8080", `listen: "8080"`},
+		{"eviction unknown", "eviction: lfu\n", `x.yaml:1:11: unknown eviction policy "lfu"`, "lfuda"},
+		{"not a mapping", "- a\n- b\n", "x.yaml:1:1: the configuration must be a mapping, got a list", "key: value"},
+		{"yaml syntax", "listen: :80\n  bad: indent\n", "x.yaml:2:1: invalid YAML: mapping values are not allowed in this context", "indentation"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			e := findError(t, err, tc.want)
+			if !strings.Contains(e.Fix, tc.fix) {
+				t.Errorf("fix %q does not mention %q", e.Fix, tc.fix)
+			}
+		})
+	}
+}
+
+// findError returns the *Error among Parse's joined errors that starts with want.
+func findError(t *testing.T, err error, want string) *Error {
+	t.Helper()
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %v is not an *Error", err)
+		}
+		if strings.HasPrefix(e.Error(), want) {
+			return e
+		}
+	}
+	t.Fatalf("no error starts with %s; got:\n%v", want, err)
+	return nil
+}
+
+func TestParseReportsAllErrors(t *testing.T) {
+	_, err := Parse("x.yaml", []byte("eviction: lfu\nrepos:\n  d: {type: deb}\n  e: {mirrors: [http://a/]}\n"))
+	got := strings.Split(err.Error(), "\n")
+	want := []string{"x.yaml:1:11: unknown eviction", "x.yaml:3:3: repo d has no mirrors", "x.yaml:4:3: repo e has no type"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d = %s, want %s…", i, got[i], want[i])
+		}
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{File: "a.yaml", Line: 3, Column: 5, Msg: "bad", Fix: "fix it"}, "a.yaml:3:5: bad (fix: fix it)"},
+		{Error{File: "a.yaml", Msg: "bad"}, "a.yaml: bad"},
+		{Error{Line: 1, Column: 1, Msg: "bad"}, "<config>:1:1: bad"},
+	}
+	for _, tc := range tests {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"4096", 4096, true},
+		{"10B", 10, true},
+		{"10KB", 10_000, true},
+		{"10kb", 10_000, true},
+		{"50GiB", 50 << 30, true},
+		{"1.5 TB", 1_500_000_000_000, true},
+		{"2TiB", 2 << 40, true},
+		{"3MiB", 3 << 20, true},
+		{"7MB", 7_000_000, true},
+		{"", 0, false},
+		{"GB", 0, false},
+		{"-1GB", 0, false},
+		{"10 gigs", 0, false},
+		{"1..5GB", 0, false},
+		{"9999999TiB", 0, false},
+		{"99999999999999999999", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := ParseSize(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadSize) {
+			t.Errorf("ParseSize(%q) error %v does not wrap ErrBadSize", tc.in, err)
+		}
+	}
+}
+
+func TestRepoLookup(t *testing.T) {
+	c, err := Load("testdata/lazymirror.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host, name string // name "" = no repo
+	}{
+		{"debian-mirror.lan", "debian"},
+		{"Debian-Mirror.LAN:8080", "debian"},
+		{"debian-mirror.lan.", "debian"},
+		{"fedora", ""},
+		{"127.0.0.1:8080", ""},
+		{"[::1]:8080", ""},
+	}
+	for _, tc := range tests {
+		r, ok := c.RepoForHost(tc.host)
+		if ok != (tc.name != "") || (ok && r.Name != tc.name) {
+			t.Errorf("RepoForHost(%q) = %v, %v; want %q", tc.host, r, ok, tc.name)
+		}
+	}
+	for _, name := range []string{"debian", "fedora"} {
+		if r, ok := c.Repo(name); !ok || r.Name != name {
+			t.Errorf("Repo(%q) = %v, %v", name, r, ok)
+		}
+	}
+	if r, ok := c.Repo("ubuntu"); ok {
+		t.Errorf("Repo(ubuntu) = %v", r)
+	}
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		euid int
+		want string
+	}{
+		{map[string]string{"STATE_DIRECTORY": "/var/lib/lazymirror:/var/lib/other", "HOME": "/home/u"}, 1000, "/var/lib/lazymirror"},
+		{map[string]string{"HOME": "/root"}, 0, "/var/cache/lazymirror"},
+		{map[string]string{"XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"}, 1000, "/x/cache/lazymirror"},
+		{map[string]string{"HOME": "/home/u"}, 1000, "/home/u/.cache/lazymirror"},
+		{map[string]string{}, 1000, "lazymirror-cache"},
+	}
+	for _, tc := range tests {
+		got := DefaultDataDir(func(k string) string { return tc.env[k] }, tc.euid)
+		if got != tc.want {
+			t.Errorf("DefaultDataDir(%v, %d) = %q, want %q", tc.env, tc.euid, got, tc.want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	data, err := os.ReadFile("testdata/lazymirror.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("repos:\n  d: &x {type: deb, mirrors: [http://a/]}\n  e: *x\n"))
+	f.Add([]byte("listen: :80\nlisten: :81\nrepos: {a: {hosts: [x]}, b: {hosts: [x]}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("f.yaml", data)
+		if err != nil {
+			return
+		}
+		for _, r := range c.Repos {
+			if !repoName.MatchString(r.Name) || len(r.Mirrors) == 0 {
+				t.Fatalf("accepted invalid repo %+v", r)
+			}
+		}
+	})
+}
+
+func BenchmarkRepoForHost(b *testing.B) {
+	c, err := Load("testdata/lazymirror.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := c.RepoForHost("Debian-Mirror.lan:8080"); !ok {
+			b.Fatal("no repo")
+		}
+	}
+}

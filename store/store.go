@@ -1,0 +1,400 @@
+// Package store is lazymirror's content-addressed blob store on the local
+// filesystem. A blob is a file named by the SHA-256 of its bytes; the same
+// bytes are stored once however many paths, mirrors or repositories refer
+// to them.
+//
+// # Layout
+//
+//	<root>/LOCK                          flock(2)ed by the one process using the store
+//	<root>/tmp/blob-<random>             blobs being written (or orphans of a crash)
+//	<root>/blobs/sha256/<xx>/<64 hex>    committed blobs, mode 0444; xx = first 2 hex digits
+//
+// Paths under blobs/ are only ever built from a checksum.Digest, a fixed-size
+// array, so no input can name a path outside the store.
+//
+// # Crash safety
+//
+// A blob is written to a temp file in tmp/, on the same filesystem as blobs/.
+// Commit verifies the size and every expected checksum, fsyncs the file,
+// renames it to its final name (rename(2) is atomic: the name appears with the
+// whole content or not at all) and fsyncs the directory holding the new name
+// (and, when that directory was just created, its parent). Nothing under
+// blobs/ is ever written in place, so a process killed at any instant leaves
+// either the whole blob or nothing visible under blobs/; what it leaves in
+// tmp/ is removed by the next Open. That sweep is safe only because Open first
+// takes an exclusive, non-blocking flock on LOCK: a live writer's temp files
+// belong to the process holding the lock, and the kernel drops the lock when
+// that process dies, however it dies.
+//
+// Because blobs are named by content, commits are idempotent: when two
+// writers of the same digest race, one renames its file into place and the
+// other finds the blob present and drops its temp file. Same digest, same
+// bytes.
+//
+// # Reading while writing
+//
+// A Writer publishes how many bytes it has written; a Follower (from
+// Writer.NewReader) reads the growing temp file through its own descriptor up
+// to that mark and then waits, without polling, for more. It returns io.EOF
+// only after Commit has verified the blob, and the writer's error after an
+// abort, so a follower never takes a truncated or corrupt blob for a complete
+// one. Its descriptor keeps working across the rename (and across the unlink
+// of an aborted temp file).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"lazymirror/checksum"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrLocked: another process (or another Store in this process) holds the store's lock.
+	ErrLocked = errors.New("store is locked")
+	// ErrNotFound: no committed blob has the digest.
+	ErrNotFound = errors.New("blob not found")
+	// ErrDigestMismatch: the written bytes do not have an expected checksum.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrSizeMismatch: more or fewer bytes were written than the expected size.
+	ErrSizeMismatch = errors.New("size mismatch")
+	// ErrAborted is what followers see (wrapped) when Abort was called with a nil error.
+	ErrAborted = errors.New("blob write aborted")
+	// ErrClosed: Write or Commit on a Writer already committed or aborted.
+	ErrClosed = errors.New("blob writer already committed or aborted")
+)
+
+// Store is a content-addressed blob store rooted at one directory.
+// Its methods are safe for concurrent use.
+type Store struct {
+	root  string
+	blobs string // root/blobs/sha256
+	tmp   string // root/tmp
+	lock  *os.File
+}
+
+// Open opens a store rooted at dir, creating the directory tree if needed.
+// It takes an exclusive, non-blocking flock on dir/LOCK and fails with an
+// error wrapping ErrLocked while another Store holds it. It then removes
+// everything left in dir/tmp (temp files of a writer that died).
+func Open(dir string) (*Store, error) {
+	s := &Store{
+		root:  dir,
+		blobs: filepath.Join(dir, "blobs", "sha256"),
+		tmp:   filepath.Join(dir, "tmp"),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("store %s is in use by another lazymirror process: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock store %s: %w", dir, err)
+	}
+	s.lock = lock
+	if err := s.init(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates blobs/sha256 and tmp and sweeps tmp. Call only with the lock held.
+func (s *Store) init() error {
+	for _, d := range []string{s.blobs, s.tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("open store %s: %w", s.root, err)
+		}
+	}
+	orphans, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return fmt.Errorf("sweep %s: %w", s.tmp, err)
+	}
+	for _, o := range orphans {
+		if err := os.RemoveAll(filepath.Join(s.tmp, o.Name())); err != nil {
+			return fmt.Errorf("sweep %s: %w", s.tmp, err)
+		}
+	}
+	return nil
+}
+
+// Close releases the store's lock. Writers and followers still open keep
+// working on their descriptors, but Close should come after them: another
+// process may now Open the store and sweep tmp.
+func (s *Store) Close() error {
+	if err := s.lock.Close(); err != nil { // closing the descriptor drops the flock
+		return fmt.Errorf("unlock store %s: %w", s.root, err)
+	}
+	return nil
+}
+
+// dir is the directory holding the blob d.
+func (s *Store) dir(d checksum.Digest) string {
+	return filepath.Join(s.blobs, d.String()[:2])
+}
+
+// path is the final path of the blob d.
+func (s *Store) path(d checksum.Digest) string {
+	h := d.String()
+	return filepath.Join(s.blobs, h[:2], h)
+}
+
+// Open opens the committed blob d for reading. It returns an *os.File so that
+// an HTTP server can serve it with http.ServeContent (and sendfile). The error
+// wraps ErrNotFound when there is no such blob.
+func (s *Store) Open(d checksum.Digest) (*os.File, error) {
+	f, err := os.Open(s.path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", d, err)
+	}
+	return f, nil
+}
+
+// Stat returns the size of the committed blob d; the error wraps ErrNotFound
+// when there is no such blob.
+func (s *Store) Stat(d checksum.Digest) (int64, error) {
+	fi, err := os.Stat(s.path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("stat blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stat blob %s: %w", d, err)
+	}
+	return fi.Size(), nil
+}
+
+// Remove deletes the blob d. Removing an absent blob is not an error.
+// Descriptors already open on the blob keep reading its bytes.
+func (s *Store) Remove(d checksum.Digest) error {
+	if err := os.Remove(s.path(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// Walk calls fn for every committed blob with its digest and size, in
+// lexical order of digest. Files whose names are not a digest (or not in
+// their digest's directory) are skipped, as are blobs removed during the
+// walk. Walk stops at the first error from fn or ctx and returns it.
+func (s *Store) Walk(ctx context.Context, fn func(d checksum.Digest, size int64) error) error {
+	dirs, err := os.ReadDir(s.blobs)
+	if err != nil {
+		return fmt.Errorf("walk %s: %w", s.blobs, err)
+	}
+	for _, dir := range dirs {
+		if !dir.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(s.blobs, dir.Name()))
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", s.blobs, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			d, err := checksum.ParseDigest(e.Name())
+			if err != nil || d.String() != e.Name() || e.Name()[:2] != dir.Name() || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("walk %s: %w", s.blobs, err)
+			}
+			if err := fn(d, fi.Size()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Adopt stores the existing file at path (for import) and returns its digest
+// and size. With link true it hard-links the file into the store, which costs
+// no copy but shares the inode: the file becomes read-only (mode 0444) and
+// must not be modified afterwards. When linking fails (another filesystem,
+// or link is false) the bytes are copied through a Writer. A blob already
+// present is success. Long reads stop with ctx's error.
+func (s *Store) Adopt(ctx context.Context, path string, link bool) (checksum.Digest, int64, error) {
+	if link {
+		d, size, err := s.adoptLink(ctx, path)
+		if err == nil || !errors.Is(err, errLink) {
+			return d, size, err
+		}
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	defer src.Close()
+	w, err := s.CreateUnknown()
+	if err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	defer w.Abort(nil) // no-op after Commit
+	// Large writes hash in parallel with the copy.
+	if _, err := io.CopyBuffer(w, ctxReader{ctx, src}, make([]byte, 1<<20)); err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	d, err := w.Commit()
+	if err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	return d, w.Written(), nil
+}
+
+// errLink marks an Adopt failure to hard-link, after which Adopt copies.
+var errLink = errors.New("cannot hard-link")
+
+// adoptLink hard-links path into tmp/, hashes the linked file (so the digest
+// is that of the bytes now in the store) and commits it like a written blob.
+func (s *Store) adoptLink(ctx context.Context, path string) (checksum.Digest, int64, error) {
+	tmp, err := os.CreateTemp(s.tmp, "adopt-*")
+	if err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	if err := os.Remove(tmpPath); err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	if err := os.Link(path, tmpPath); err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w: %w", path, errLink, err)
+	}
+	f, err := os.Open(tmpPath)
+	if err != nil {
+		os.Remove(tmpPath)
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	h := checksum.SHA256.New()
+	size, err := io.Copy(h, ctxReader{ctx, f})
+	if err != nil {
+		f.Close()
+		os.Remove(tmpPath)
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	d := checksum.Digest(h.Sum(nil))
+	if err := s.publish(f, tmpPath, d); err != nil {
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+	}
+	return d, size, nil
+}
+
+// publish makes the verified temp file f durable and gives it its final name
+// (see durable, place and the package doc). It closes f.
+func (s *Store) publish(f *os.File, tmpPath string, d checksum.Digest) error {
+	if err := s.durable(f, tmpPath, d); err != nil {
+		return err
+	}
+	if _, err := s.place(tmpPath, d); err != nil {
+		return err
+	}
+	return s.syncBlobDir(d)
+}
+
+// durable chmods the verified temp file f to 0444 (best effort), fsyncs and
+// closes it, and creates the directory it will be renamed into. On failure
+// it removes tmpPath.
+func (s *Store) durable(f *os.File, tmpPath string, d checksum.Digest) error {
+	f.Chmod(0o444) // best effort: guards against accidental writes, not needed for correctness
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.mkdir(d)
+	}
+	if err != nil {
+		os.Remove(tmpPath)
+		return fmt.Errorf("commit blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// place renames the durable temp file to the blob's final path and returns
+// that path. When the blob is already there (a concurrent writer won: same
+// digest, same bytes) it removes the temp file instead. On failure it removes
+// tmpPath.
+func (s *Store) place(tmpPath string, d checksum.Digest) (string, error) {
+	final := s.path(d)
+	if _, err := os.Lstat(final); err == nil {
+		os.Remove(tmpPath)
+		return final, nil
+	}
+	if err := os.Rename(tmpPath, final); err != nil {
+		os.Remove(tmpPath)
+		return "", fmt.Errorf("commit blob %s: %w", d, err)
+	}
+	return final, nil
+}
+
+// syncBlobDir fsyncs the directory of blob d, making its name durable. It runs
+// also when another writer placed the blob, which may not have synced yet.
+func (s *Store) syncBlobDir(d checksum.Digest) error {
+	if err := syncDir(s.dir(d)); err != nil {
+		return fmt.Errorf("commit blob %s: %w", d, err)
+	}
+	return nil
+}
+
+// mkdir creates the directory for d when it is missing, fsyncing its parent
+// so that the new directory entry is durable before a blob is renamed into it.
+func (s *Store) mkdir(d checksum.Digest) error {
+	err := os.Mkdir(s.dir(d), 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(s.blobs)
+}
+
+// syncDir fsyncs a directory so that renames into it survive a crash.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
