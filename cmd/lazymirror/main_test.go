@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"lazymirror/checksum"
 	"lazymirror/config"
 	"lazymirror/internal/fixture"
 )
@@ -122,5 +125,75 @@ func TestServeDefaults(t *testing.T) {
 		}
 	case <-time.After(time.Minute): // watchdog
 		t.Fatal("serve did not shut down")
+	}
+}
+
+// TestShutdownMidDownload: SIGINT while a package is being downloaded. The
+// client's response is broken off, not completed; after serve returns, no
+// blob of it and no temp file are left in the data directory.
+func TestShutdownMidDownload(t *testing.T) {
+	fixture.Require(t, "dpkg-deb", "apt-ftparchive", "gpg")
+	arc := t.TempDir()
+	deb := fixture.Deb{Name: "big-lm", Version: "1.0", Arch: "amd64", Size: 4 << 20}
+	fixture.AptRepo(t, arc, fixture.NewKey(t), "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{deb}})
+	up := fixture.NewMirror(t, arc, "/debian/")
+	gate := make(chan struct{})
+	defer close(gate)
+	up.SetFault(deb.Pool(), fixture.Fault{Gate: gate, FirstBytes: 512 << 10})
+
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "lazymirror.yaml")
+	yaml := "listen: 127.0.0.1:0\nrepos:\n  debian: {type: deb, mirrors: [" + up.URL() + "], suites: [stable]}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--data-dir", data, "--shutdown-grace", "1s"}, noEnv, io.Discard, pw)
+		pw.Close()
+	}()
+	// The log names the address once it listens.
+	addr := regexp.MustCompile(`msg="lazymirror serving" listen=(\S+)`)
+	var base string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if m := addr.FindStringSubmatch(sc.Text()); m != nil {
+			base = "http://" + m[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if base == "" {
+		t.Fatalf("serve did not start: %v", <-done)
+	}
+	resp, err := http.Get(base + "/debian/" + deb.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("no first byte: %v", err)
+	}
+	cancel() // SIGINT
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Error("the response ended cleanly although the download was dropped")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	pkg, err := os.ReadFile(filepath.Join(arc, deb.Pool()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := checksum.Digest(sha256.Sum256(pkg))
+	if _, err := os.Stat(filepath.Join(data, "blobs", "sha256", d.String()[:2], d.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dropped download's blob is visible after shutdown (stat: %v)", err)
+	}
+	if tmp, err := os.ReadDir(filepath.Join(data, "tmp")); err != nil || len(tmp) > 0 {
+		t.Errorf("temp files left after shutdown: %v %v", tmp, err)
 	}
 }

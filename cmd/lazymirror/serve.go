@@ -21,10 +21,6 @@ import (
 	"lazymirror/store"
 )
 
-// shutdownGrace is how long in-flight requests and downloads get to finish
-// on SIGINT/SIGTERM before they are dropped (cleanly: temp files removed).
-const shutdownGrace = 20 * time.Second
-
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -33,6 +29,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	dataDir := fs.String("data-dir", "", "`directory` for blobs and the index (overrides the config)")
 	sourcesRoot := fs.String("sources-root", "/", "with no --config: the root `directory` whose etc/apt and etc/yum.repos.d are read")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	grace := fs.Duration("shutdown-grace", 20*time.Second, "on SIGINT/SIGTERM, how long running requests and downloads get to finish before they are dropped (cleanly: nothing half-written stays)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: lazymirror serve [flags]\n\nRun the mirror. Clients use http://HOST:PORT/<repo>/ as their mirror URL,\nor a virtual host name from the config.\n\n")
 		fs.PrintDefaults()
@@ -120,8 +117,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing requests and downloads", "grace", shutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	log.Info("shutting down: finishing requests and downloads", "grace", *grace)
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
