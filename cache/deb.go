@@ -232,8 +232,9 @@ func packagesDirs(rel *debian.Release, arches []string) []string {
 }
 
 // packagesVariants are the forms of a Packages index in the order they are
-// tried: the smallest transfer first.
-var packagesVariants = []string{"Packages.xz", "Packages.gz", "Packages"}
+// tried when none is stored yet: gzip first (Go decompresses it ~7x faster
+// than xz; see the debian package benchmarks), then xz, then plain.
+var packagesVariants = []string{"Packages.gz", "Packages.xz", "Packages"}
 
 // loadPackagesDir fetches one Packages index of dir (the first variant a
 // mirror has, preferring one already stored), checks it against the
