@@ -21,7 +21,7 @@ import (
 // Release + Release.gpg) from one mirror and, when it is new, makes it the
 // current snapshot: root files stored as blobs, every index file it lists
 // (and its by-hash paths) entered in the index, then the switch.
-func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, int64, error) {
+func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, error) {
 	key := st.key
 	cond := validators(cur, m)
 	inPath, relPath, gpgPath := key+"/InRelease", key+"/Release", key+"/Release.gpg"
@@ -33,18 +33,20 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 		body, resp, err = c.getSmall(ctx, rs, m, relPath, cond)
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	rel, err := debian.ParseRelease(bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", first, err)
+		err = fmt.Errorf("%s: %w", first, err)
+		rs.pool.Failure(m, err) // a mirror serving a root that does not parse is broken
+		return nil, err
 	}
 	if cur != nil {
 		if ref, ok := cur.Files[first]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
-			return nil, 0, upstream.ErrNotModified
+			return nil, upstream.ErrNotModified
 		}
 		if rel.Date.Before(cur.Time) {
-			return nil, 0, fmt.Errorf("%s dated %s, current snapshot %s: %w", first, rel.Date, cur.Time, errStale)
+			return nil, fmt.Errorf("%s dated %s, current snapshot %s: %w", first, rel.Date, cur.Time, errStale)
 		}
 	}
 	files[first] = body
@@ -69,25 +71,23 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 		Version: rel.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 UTC"), Time: rel.Date,
 		FetchedAt: c.now(), Mirror: m.String(), ETag: resp.ETag, LastModified: resp.LastModified,
 	}
-	var total int64
 	for p, b := range files {
 		ref, err := c.putSmall(b)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		snap.Files[p] = ref
-		total += ref.Size
 	}
 	if err := c.idx.PutEntries(rs.cfg.Name, debEntries(key, rel)); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := c.idx.PutSnapshot(snap); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	st.parsed = rel
 	st.install(snap)
 	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", key, "date", snap.Version, "files", len(rel.Files), "mirror", m.String())
-	return snap, total, nil
+	return snap, nil
 }
 
 // debEntries are the index entries a Release implies: each listed file,

@@ -95,51 +95,53 @@ func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (checks
 // clients follow. On any failure the writer is aborted (followers fail),
 // and the mirror is charged unless it merely lacked the file or (for
 // metadata) had other bytes at that path.
-func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstream.Mirror) (_ checksum.Digest, _ int64, err error) {
+func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstream.Mirror) (checksum.Digest, int64, error) {
 	pool := spec.rs.pool
-	start := c.now()
 	resp, err := pool.Get(ctx, m, spec.rel, nil)
 	if err != nil {
-		if !errors.Is(err, upstream.ErrNotFound) && ctx.Err() == nil {
-			pool.Failure(m, err)
-		}
+		pool.Failure(m, err) // ignores not-found, not-modified and the caller giving up
 		return checksum.Digest{}, 0, err
 	}
 	defer resp.Body.Close()
-	if spec.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != spec.size {
-		err := fmt.Errorf("mirror announces %d bytes, metadata says %d: %w", resp.ContentLength, spec.size, store.ErrSizeMismatch)
+	// Exactly one outcome per response: Success, Failure, or (bytes merely
+	// out of date, a lagging mirror's metadata) Neutral.
+	mismatch := func(err error) (checksum.Digest, int64, error) {
 		if spec.punish {
 			pool.Failure(m, err)
+		} else {
+			pool.Neutral(m)
 		}
 		return checksum.Digest{}, 0, err
 	}
+	if spec.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != spec.size {
+		return mismatch(fmt.Errorf("mirror announces %d bytes, metadata says %d: %w", resp.ContentLength, spec.size, store.ErrSizeMismatch))
+	}
 	w, err := c.create(spec)
 	if err != nil {
+		pool.Neutral(m)
 		return checksum.Digest{}, 0, err
 	}
 	f.setWriter(w)
 	n, err := io.Copy(w, resp.Body)
 	spec.rs.counters.fetched.Add(n)
 	if err == nil && spec.size >= 0 && n != spec.size {
-		err = fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch)
+		w.Abort(err)
+		f.setWriter(nil)
+		return mismatch(fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch))
 	}
 	if err != nil {
 		w.Abort(err)
 		f.setWriter(nil)
-		if ctx.Err() == nil {
-			pool.Failure(m, err)
-		}
+		pool.Failure(m, err)
 		return checksum.Digest{}, 0, fmt.Errorf("after %d bytes: %w", n, err)
 	}
 	d, err := w.Commit()
 	if err != nil {
 		f.setWriter(nil)
-		if spec.punish {
-			pool.Failure(m, err)
-		}
-		return checksum.Digest{}, 0, err
+		return mismatch(err)
 	}
-	pool.Success(m, n, c.now().Sub(start))
+	got, took := resp.Transferred()
+	pool.Success(m, got, took)
 	return d, n, nil
 }
 

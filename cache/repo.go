@@ -210,7 +210,7 @@ func (c *Cache) current(ctx context.Context, rs *repoState, key string, revalida
 func (c *Cache) fresh(rs *repoState, snap *index.Snapshot, revalidate bool) bool {
 	age := c.now().Sub(snap.FetchedAt)
 	if revalidate {
-		return age < revalidateEvery
+		return age < min(revalidateEvery, rs.cfg.MetadataTTL)
 	}
 	return age < rs.cfg.MetadataTTL
 }
@@ -222,20 +222,17 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 	notFound, stale := 0, 0
 	mirrors := rs.pool.Candidates()
 	for _, m := range mirrors {
-		start := c.now()
 		var (
-			snap  *index.Snapshot
-			bytes int64
-			err   error
+			snap *index.Snapshot
+			err  error
 		)
 		if rs.cfg.Type == config.Deb {
-			snap, bytes, err = c.fetchDebRoot(ctx, rs, st, cur, m)
+			snap, err = c.fetchDebRoot(ctx, rs, st, cur, m)
 		} else {
-			snap, bytes, err = c.fetchRPMRoot(ctx, rs, st, cur, m)
+			snap, err = c.fetchRPMRoot(ctx, rs, st, cur, m)
 		}
 		switch {
 		case err == nil:
-			rs.pool.Success(m, bytes, c.now().Sub(start))
 			return snap, nil
 		case errors.Is(err, upstream.ErrNotModified):
 			return c.touch(st, cur)
@@ -244,7 +241,6 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 		case errors.Is(err, errStale):
 			stale++
 		case ctx.Err() == nil:
-			rs.pool.Failure(m, err)
 			c.log.Warn("metadata fetch failed", "repo", rs.cfg.Name, "mirror", m.String(), "root", st.key, "err", err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", m, err))
@@ -288,16 +284,20 @@ func validators(cur *index.Snapshot, m *upstream.Mirror) *upstream.Conditional {
 func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror, rel string, cond *upstream.Conditional) ([]byte, *upstream.Response, error) {
 	resp, err := rs.pool.Get(ctx, m, rel, cond)
 	if err != nil {
+		rs.pool.Failure(m, err) // ignores not-found and not-modified
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRootSize+1))
+	if err == nil && len(b) > maxRootSize {
+		err = fmt.Errorf("larger than %d bytes", maxRootSize)
+	}
 	if err != nil {
+		rs.pool.Failure(m, err)
 		return nil, nil, fmt.Errorf("read %s: %w", rel, err)
 	}
-	if len(b) > maxRootSize {
-		return nil, nil, fmt.Errorf("%s: larger than %d bytes", rel, maxRootSize)
-	}
+	n, took := resp.Transferred()
+	rs.pool.Success(m, n, took)
 	rs.counters.fetched.Add(int64(len(b)))
 	return b, resp, nil
 }
@@ -361,6 +361,12 @@ func (c *Cache) openRoot(ctx context.Context, rs *repoState, key string, req Req
 		return nil, fmt.Errorf("root file %s (%s) missing from the store: %w", req.Path, ref.Digest, ErrNotFound)
 	}
 	o.Mutable, o.Class = true, classRoot.String()
+	// Last-Modified is the root's own date, not when its blob was stored:
+	// apt revalidates with If-Modified-Since, and two snapshots stored in
+	// the same second must not look alike.
+	if !snap.Time.IsZero() {
+		o.ModTime = snap.Time
+	}
 	return o, nil
 }
 

@@ -21,24 +21,26 @@ import (
 // root files stored, every data record entered in the index, the primary
 // fetched, verified and parsed into package entries, then the switch. A
 // repomd.xml whose primary cannot be loaded never becomes current.
-func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, int64, error) {
+func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, error) {
 	key := st.key
 	xmlPath := joinRoot(key, "repodata/repomd.xml")
 	body, resp, err := c.getSmall(ctx, rs, m, xmlPath, validators(cur, m))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	md, err := repomd.ParseRepomd(bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", xmlPath, err)
+		err = fmt.Errorf("%s: %w", xmlPath, err)
+		rs.pool.Failure(m, err) // a mirror serving a root that does not parse is broken
+		return nil, err
 	}
 	t := repomdTime(md)
 	if cur != nil {
 		if ref, ok := cur.Files[xmlPath]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
-			return nil, 0, upstream.ErrNotModified
+			return nil, upstream.ErrNotModified
 		}
 		if t.Before(cur.Time) {
-			return nil, 0, fmt.Errorf("%s of %s, current snapshot %s: %w", xmlPath, t, cur.Time, errStale)
+			return nil, fmt.Errorf("%s of %s, current snapshot %s: %w", xmlPath, t, cur.Time, errStale)
 		}
 	}
 	files := map[string][]byte{xmlPath: body}
@@ -49,7 +51,7 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		case err == nil:
 			files[p] = b
 		case !errors.Is(err, upstream.ErrNotFound):
-			return nil, 0, err
+			return nil, err
 		}
 	}
 	snap := &index.Snapshot{
@@ -57,21 +59,19 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		Version: md.Revision, Time: t, FetchedAt: c.now(), Mirror: m.String(),
 		ETag: resp.ETag, LastModified: resp.LastModified,
 	}
-	var total int64
 	for p, b := range files {
 		ref, err := c.putSmall(b)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		snap.Files[p] = ref
-		total += ref.Size
 	}
 	recs := make([]index.Record, 0, len(md.Data))
 	for _, d := range md.Data {
 		recs = append(recs, index.Record{Path: joinRoot(key, d.Location), Entry: dataEntry(d)})
 	}
 	if err := c.idx.PutEntries(rs.cfg.Name, recs); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if prim, ok := md.Primary(); ok {
 		p := joinRoot(key, prim.Location)
@@ -87,17 +87,17 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 			})
 		})
 		if err != nil {
-			return nil, 0, fmt.Errorf("load primary: %w", err)
+			return nil, fmt.Errorf("load primary: %w", err)
 		}
 		snap.Loaded = []string{p}
 		c.log.Info("loaded primary", "repo", rs.cfg.Name, "path", p, "packages", n)
 	}
 	if err := c.idx.PutSnapshot(snap); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	st.install(snap)
 	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", key, "revision", md.Revision, "mirror", m.String())
-	return snap, total, nil
+	return snap, nil
 }
 
 // dataEntry is the index entry of a repomd data record.

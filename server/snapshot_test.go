@@ -32,6 +32,8 @@ func TestAptSnapshotSwitch(t *testing.T) {
 
 	if out, err := apt.Update(); err != nil {
 		t.Fatalf("update after the switch: %v\n%s", err, out)
+	} else {
+		t.Logf("update after the switch:\n%s", out)
 	}
 	files, err := apt.Download("new-lm", "hello-lm")
 	if err != nil {

@@ -125,6 +125,9 @@ func TestReadAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra.Close()
+	if _, err := ra.Read(buf); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read after Close: %v, want ErrClosed", err)
+	}
 	// An error from the source reaches the reader.
 	boom := errors.New("boom")
 	ra = ReadAhead(io.MultiReader(bytes.NewReader(src[:5000]), errReader{boom}), 4096, 2)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/serve.sh — lazymirror's hit and miss paths against nginx, on loopback.
+#
+# In one run, on this machine:
+#   1. hits: nginx serving a 100 MB and a 10 KB file from disk, then lazymirror
+#      serving the same files from its store (cached), each measured with wrk
+#      (-t2 -c32 -d10s, median of 3 runs; wrk shares the machine's cores);
+#   2. a cold miss: a 1 GB file through lazymirror (nginx as the upstream)
+#      vs a direct download from nginx, with lazymirror's peak RSS.
+# Needs nginx, wrk and curl (scripts/test.sh installs them as root).
+# Usage: bench/serve.sh [DURATION]   (default 10s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur=${1:-10s}
+work=$(mktemp -d /tmp/lazymirror-bench.XXXXXX)
+chmod 755 "$work" # nginx workers read it as www-data
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+trap cleanup EXIT
+keep=${KEEP:-}
+
+for t in nginx wrk curl; do command -v $t >/dev/null || { echo "bench/serve.sh: $t is missing (scripts/test.sh installs it)" >&2; exit 1; }; done
+
+echo "== machine: $(uname -srm); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(free -g | awk '/Mem:/{print $2" GiB"}'); $(go version | cut -d' ' -f3); $(nginx -v 2>&1)"
+go build -o "$work/lazymirror" ./cmd/lazymirror
+
+# The upstream tree: files nginx serves and lazymirror caches (URL-keyed).
+mkdir -p "$work/www/repo/pool" "$work/nginx"
+head -c 100000000 /dev/urandom > "$work/www/repo/pool/large_1.0_all.deb"
+head -c 10240 /dev/urandom > "$work/www/repo/pool/small_1.0_all.deb"
+head -c 1000000000 /dev/urandom > "$work/www/repo/pool/huge_1.0_all.deb"
+cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server { listen 127.0.0.1:18181; root $work/www; }
+}
+NGINX
+nginx -c "$work/nginx/nginx.conf"
+pids+=("$(cat "$work/nginx/nginx.pid" 2>/dev/null || true)")
+trap 'nginx -c "$work/nginx/nginx.conf" -s stop 2>/dev/null || true; cleanup' EXIT
+
+cat > "$work/lazymirror.yaml" <<YAML
+listen: 127.0.0.1:18182
+data_dir: $work/data
+repos:
+  bench: {type: deb, mirrors: [http://127.0.0.1:18181/repo/]}
+YAML
+"$work/lazymirror" serve --config "$work/lazymirror.yaml" --log-level warn 2>"$work/lazymirror.log" &
+lmpid=$!
+pids+=("$lmpid")
+for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:18182/_/healthz 2>/dev/null && break; sleep 0.1; done
+
+median() { sort -g | sed -n 2p; }
+run_wrk() { # url -> prints "MB/s req/s" median of 3
+  local url=$1 mbs=() rps=()
+  for _ in 1 2 3; do
+    out=$(wrk -t2 -c32 -d"$dur" "$url")
+    rps+=("$(awk '/Requests\/sec/{print $2}' <<<"$out")")
+    mbs+=("$(awk '/Transfer\/sec/{v=$2; if (v ~ /GB/) {sub(/GB/,"",v); v*=1024} else if (v ~ /MB/) {sub(/MB/,"",v)} else if (v ~ /KB/) {sub(/KB/,"",v); v/=1024}; print v}' <<<"$out")")
+  done
+  echo "$(printf '%s\n' "${mbs[@]}" | median) $(printf '%s\n' "${rps[@]}" | median)"
+}
+
+# Warm lazymirror's cache.
+for f in large small; do curl -fsS -o /dev/null "http://127.0.0.1:18182/bench/pool/${f}_1.0_all.deb"; done
+
+echo
+echo "== hits (wrk -t2 -c32 -d$dur, median of 3)"
+read -r nl_mb nl_rps < <(run_wrk http://127.0.0.1:18181/repo/pool/large_1.0_all.deb)
+read -r lm_l_mb lm_l_rps < <(run_wrk http://127.0.0.1:18182/bench/pool/large_1.0_all.deb)
+read -r ns_mb ns_rps < <(run_wrk http://127.0.0.1:18181/repo/pool/small_1.0_all.deb)
+read -r lm_s_mb lm_s_rps < <(run_wrk http://127.0.0.1:18182/bench/pool/small_1.0_all.deb)
+printf '%-28s %12s %12s\n' "" "MB/s" "req/s"
+printf '%-28s %12s %12s\n' "nginx 100 MB" "$nl_mb" "$nl_rps" "lazymirror 100 MB (hit)" "$lm_l_mb" "$lm_l_rps" "nginx 10 KB" "$ns_mb" "$ns_rps" "lazymirror 10 KB (hit)" "$lm_s_mb" "$lm_s_rps"
+awk -v a="$lm_l_mb" -v b="$nl_mb" -v c="$lm_s_rps" -v d="$ns_rps" 'BEGIN{printf "ratio: 100 MB throughput %.2fx nginx (target >= 0.95); 10 KB request rate %.2fx nginx (target >= 0.80)\n", a/b, c/d}'
+
+echo
+echo "== cold miss, 1 GB"
+direct=$(curl -fsS -o /dev/null -w '%{speed_download} %{time_starttransfer}' http://127.0.0.1:18181/repo/pool/huge_1.0_all.deb)
+miss=$(curl -fsS -o /dev/null -w '%{speed_download} %{time_starttransfer}' http://127.0.0.1:18182/bench/pool/huge_1.0_all.deb)
+rss=$(awk '/VmHWM/{print $2/1024" MB"}' "/proc/$lmpid/status")
+read -r dspeed dttfb <<<"$direct"
+read -r mspeed mttfb <<<"$miss"
+awk -v d="$dspeed" -v m="$mspeed" -v dt="$dttfb" -v mt="$mttfb" 'BEGIN{printf "direct from nginx: %.0f MB/s, first byte %.1f ms\nthrough lazymirror: %.0f MB/s, first byte %.1f ms\nratio %.2fx direct (target >= 0.95)\n", d/1e6, dt*1000, m/1e6, mt*1000, m/d}'
+echo "lazymirror peak RSS over the whole run: $rss (target <= 100 MB)"

@@ -1,0 +1,148 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"lazymirror/checksum"
+)
+
+// Errors callers branch on with errors.Is. They are always wrapped with context.
+var (
+	// ErrNotFound is returned when a path, snapshot, blob or alias is not in the index.
+	ErrNotFound = errors.New("not found")
+	// ErrLocked is returned by Open when another DB (in this process or
+	// another) holds the file for longer than Options.Timeout.
+	ErrLocked = errors.New("index locked")
+	// ErrNewerSchema is returned by Open for a database written by a newer lazymirror.
+	ErrNewerSchema = errors.New("index schema is newer than this binary")
+	// ErrInvalid is returned for an argument the index cannot store: an empty
+	// repo or path, a malformed checksum, a corrupt value.
+	ErrInvalid = errors.New("invalid index argument")
+	// ErrStale is returned by PutSnapshot for a snapshot older (by Time) than
+	// the current one of its root: a lagging mirror must not roll it back.
+	ErrStale = errors.New("snapshot older than current")
+	// ErrCurrent is returned by DeleteSnapshot for a snapshot that is current.
+	ErrCurrent = errors.New("snapshot is current")
+)
+
+// Bucket and key names: the schema in the package doc, in one place.
+var (
+	bucketMeta      = []byte("meta")
+	bucketEntries   = []byte("entries")
+	bucketSnapshots = []byte("snapshots")
+	bucketBlobs     = []byte("blobs")
+	bucketAliases   = []byte("aliases")
+	bucketCounters  = []byte("counters")
+
+	bucketByID    = []byte("byid")
+	bucketCurrent = []byte("current")
+
+	keyVersion = []byte("version")
+	keyAge     = []byte("age")
+)
+
+// DefaultTimeout is how long Open waits for the file lock when Options.Timeout is zero.
+const DefaultTimeout = time.Second
+
+// initialMmapSize is address space, not disk: the file grows as data does.
+const initialMmapSize = 256 << 20
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds the wait for the file lock; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock for access times; nil means time.Now.
+	Now func() time.Time
+	// UnsafeNoSync skips fsync on commit: a crash can corrupt the database.
+	// For tests and benchmarks only.
+	UnsafeNoSync bool
+}
+
+// DB is an open index. It is safe for concurrent use.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	now  func() time.Time
+
+	mu     sync.Mutex // guards access
+	access map[checksum.Digest]access
+}
+
+// access is what Touch has recorded for one blob since the last flush.
+type access struct {
+	hits uint64
+	last time.Time
+}
+
+// Open opens (creating if needed) the index at path and migrates it to the
+// current schema. It fails with ErrLocked when the file stays locked past
+// opts.Timeout and with ErrNewerSchema when a newer lazymirror wrote it.
+func Open(path string, opts Options) (*DB, error) {
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		NoSync:       opts.UnsafeNoSync,
+		FreelistType: bolt.FreelistMapType,
+		// Map address space up front: growing the map makes bbolt copy
+		// every dirty node of a large ingest out of the old mapping, and
+		// waits for all read transactions (Lookups) to finish.
+		InitialMmapSize: initialMmapSize,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("index %s is in use (is lazymirror serve running?): %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	if err := migrate(bdb); err != nil {
+		return nil, errors.Join(fmt.Errorf("index %s: %w", path, err), bdb.Close())
+	}
+	return &DB{bolt: bdb, path: path, now: now, access: make(map[checksum.Digest]access)}, nil
+}
+
+// Close writes pending access records, then closes the file.
+func (db *DB) Close() error {
+	ferr := db.FlushAccess()
+	if err := db.bolt.Close(); err != nil {
+		return errors.Join(ferr, fmt.Errorf("close index %s: %w", db.path, err))
+	}
+	return ferr
+}
+
+// nested walks a chain of nested buckets from the root, returning nil when a
+// link is missing.
+func nested(tx *bolt.Tx, names ...[]byte) *bolt.Bucket {
+	b := tx.Bucket(names[0])
+	for _, n := range names[1:] {
+		if b == nil {
+			return nil
+		}
+		b = b.Bucket(n)
+	}
+	return b
+}
+
+// createNested is nested for a write transaction: it creates missing links.
+func createNested(tx *bolt.Tx, names ...[]byte) (*bolt.Bucket, error) {
+	b, err := tx.CreateBucketIfNotExists(names[0])
+	for _, n := range names[1:] {
+		if err != nil {
+			return nil, err
+		}
+		b, err = b.CreateBucketIfNotExists(n)
+	}
+	return b, err
+}

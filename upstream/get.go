@@ -1,0 +1,201 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Conditional holds the validators of a cached copy, for revalidation.
+type Conditional struct {
+	ETag         string // sent as If-None-Match when not empty
+	LastModified string // sent as If-Modified-Since when not empty
+}
+
+// Response is a 200 answer from a mirror. The caller must close Body.
+type Response struct {
+	// Body fails with ErrStalled when no bytes arrive for
+	// Options.IdleTimeout, and with the caller's context error when that
+	// ends first.
+	Body          io.ReadCloser
+	ContentLength int64 // -1 if unknown
+	ETag          string
+	LastModified  string
+	Mirror        *Mirror
+	Header        http.Header
+
+	body *idleReader
+}
+
+// Transferred returns the body bytes read so far and the time since Get
+// started (Options.Now), the figures Pool.Success wants.
+func (r *Response) Transferred() (int64, time.Duration) {
+	return r.body.n.Load(), r.body.now().Sub(r.body.start)
+}
+
+// Repo returns the name of the repository the pool serves.
+func (p *Pool) Repo() string { return p.repo }
+
+// Get fetches rel, a clean percent-decoded path relative to the repository
+// root, from mirror m, with a request built fresh (no client header is ever
+// forwarded). cond, if not nil, makes it a conditional request.
+//
+// Errors: ErrBadPath for a rel that is empty or not clean (".." or "."
+// elements, a leading or trailing or doubled "/", NUL or backslash), and
+// ErrBreakerOpen when m's probe is in flight, both without a request;
+// ErrNotFound for 404 and 410; ErrNotModified for 304; ErrRedirect for a
+// redirect to another scheme or host; *StatusError for any other status but
+// 200; otherwise the transport's error, wrapped. Redirects within the same
+// scheme and host are followed.
+func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional) (*Response, error) {
+	if !validRel(rel) {
+		return nil, fmt.Errorf("get %q from %s: %w", rel, m, ErrBadPath)
+	}
+	u := join(m.base, rel)
+	ctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("get %s: %w", u.Redacted(), err)
+	}
+	req.Header.Set("User-Agent", p.opts.UserAgent)
+	// Ask for the file's own bytes: a server that sends a .gz with
+	// Content-Encoding: gzip must not have it decompressed on the way.
+	req.Header.Set("Accept-Encoding", "identity")
+	if cond != nil {
+		if cond.ETag != "" {
+			req.Header.Set("If-None-Match", cond.ETag)
+		}
+		if cond.LastModified != "" {
+			req.Header.Set("If-Modified-Since", cond.LastModified)
+		}
+	}
+	probe, err := p.admit(m)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	start := p.opts.Now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("mirror %s: %w", m, err)
+	}
+	switch code := resp.StatusCode; code {
+	case http.StatusOK:
+		body := newIdleReader(resp.Body, cancel, p.opts.IdleTimeout, p.opts.Now, start)
+		return &Response{
+			Body:          body,
+			ContentLength: resp.ContentLength,
+			ETag:          resp.Header.Get("ETag"),
+			LastModified:  resp.Header.Get("Last-Modified"),
+			Mirror:        m,
+			Header:        resp.Header,
+			body:          body,
+		}, nil
+	case http.StatusNotFound, http.StatusGone, http.StatusNotModified:
+		resp.Body.Close()
+		cancel(nil)
+		if probe {
+			p.Neutral(m) // the mirror answered: neither proof of health nor failure
+		}
+		if code == http.StatusNotModified {
+			return nil, fmt.Errorf("get %s: %w", u.Redacted(), ErrNotModified)
+		}
+		return nil, fmt.Errorf("get %s: status %d: %w", u.Redacted(), code, ErrNotFound)
+	default:
+		resp.Body.Close()
+		cancel(nil)
+		return nil, &StatusError{Code: code, URL: u.Redacted()}
+	}
+}
+
+// validRel reports whether rel is a clean relative path: what fs.ValidPath
+// accepts, except the root ".", NUL and backslashes (a traversal on
+// servers that treat it as a separator).
+func validRel(rel string) bool {
+	return fs.ValidPath(rel) && rel != "." && !strings.ContainsAny(rel, "\x00\\")
+}
+
+// join returns base with rel appended to its path. Path holds the decoded
+// form and RawPath the escaped one, each segment of rel escaped by
+// url.PathEscape: '+' stays '+', '~' stays '~', a space becomes %20, '%'
+// becomes %25. base's own escaping is kept.
+func join(base *url.URL, rel string) *url.URL {
+	u := *base
+	segs := strings.Split(rel, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	u.Path = strings.TrimSuffix(base.Path, "/") + "/" + rel
+	u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + "/" + strings.Join(segs, "/")
+	return &u
+}
+
+// sameOrigin is the client's CheckRedirect: it follows a redirect only to
+// the scheme and host of the original request, and at most 10 of them.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("%s redirects to %s: %w", first.Redacted(), req.URL.Redacted(), ErrRedirect)
+	}
+	if len(via) >= 10 {
+		return fmt.Errorf("%s: %d redirects: %w", first.Redacted(), len(via), ErrRedirect)
+	}
+	return nil
+}
+
+// idleReader fails a body that receives no bytes for idle: a timer, reset
+// by every read that returns bytes, cancels the request's context (so a
+// blocked Read returns) and marks the reader stalled. It also counts the
+// bytes read.
+type idleReader struct {
+	body    io.ReadCloser
+	cancel  context.CancelCauseFunc
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
+	n       atomic.Int64
+	now     func() time.Time
+	start   time.Time
+}
+
+func newIdleReader(body io.ReadCloser, cancel context.CancelCauseFunc, idle time.Duration, now func() time.Time, start time.Time) *idleReader {
+	r := &idleReader{body: body, cancel: cancel, idle: idle, now: now, start: start}
+	r.timer = time.AfterFunc(idle, func() {
+		r.stalled.Store(true)
+		cancel(ErrStalled)
+	})
+	return r
+}
+
+// Read reads from the body, returning ErrStalled once the idle timer fired.
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	if n > 0 {
+		r.n.Add(int64(n))
+		r.timer.Reset(r.idle)
+	}
+	switch {
+	case err == nil:
+	case r.stalled.Load():
+		err = fmt.Errorf("no body bytes for %s: %w", r.idle, ErrStalled)
+	case err == io.EOF:
+		r.timer.Stop()
+	}
+	return n, err
+}
+
+// Close stops the idle timer, closes the body and ends the request.
+func (r *idleReader) Close() error {
+	r.timer.Stop()
+	err := r.body.Close()
+	r.cancel(nil)
+	return err
+}

@@ -1,0 +1,464 @@
+// Package upstream is the set of upstream mirrors of one repository: how
+// lazymirror talks to them (Get), which one it asks first (Candidates), and a
+// circuit breaker per mirror that takes a failing or very slow mirror out of
+// rotation.
+//
+// # The miss path
+//
+// The caller asks Candidates for the mirrors to try, in order, issues Get on
+// the first, streams the body and reports the outcome with exactly one of
+// Success, Failure or Neutral; on failure it tries the next candidate:
+//
+//	for _, m := range pool.Candidates() {
+//		resp, err := pool.Get(ctx, m, rel, nil)
+//		if err != nil {
+//			pool.Failure(m, err) // ignores ErrNotFound, ErrNotModified, ErrBadPath, ErrBreakerOpen
+//			continue
+//		}
+//		err = store(resp.Body) // verifies size and checksum
+//		resp.Body.Close()
+//		if err != nil {
+//			pool.Failure(m, err) // or pool.Neutral(m) for bytes merely older than wanted
+//			continue
+//		}
+//		n, d := resp.Transferred()
+//		pool.Success(m, n, d)
+//		break
+//	}
+//
+// # Breaker
+//
+// Each mirror's breaker is closed (in rotation), open (out of rotation for
+// Options.BreakerCooldown after Options.BreakerFailures consecutive
+// failures) or half-open (cool-down over: one probe request may go through).
+// A mirror that is not closed admits a single request at a time, its probe;
+// Get refuses any other with ErrBreakerOpen without sending it. A Success
+// closes the breaker; a Failure while it is not closed re-opens it and
+// restarts the cool-down. Outcomes carry no request identity, so a late
+// outcome of a request sent before the breaker opened counts the same way.
+//
+// A 404 or 410 is not a failure: a mirror that lags behind simply lacks a
+// newer file. A 304 is not one either. Both leave the breaker as it is.
+//
+// # Health
+//
+// Among closed mirrors Candidates prefers the healthier: each mirror keeps an
+// exponentially weighted moving average of its throughput on large transfers
+// (at least 1 MiB) and of its latency on small ones. A mirror's score is how
+// far its averages lie from the pool's geometric mean (above for throughput,
+// below for latency); a metric a mirror has no data for counts as the mean,
+// so unknown mirrors sort as neutral, and ties keep the configured order.
+// A large transfer slower on average than Options.MinSpeed counts as a
+// failure.
+//
+// All state sits behind one mutex per Pool; the clock is Options.Now.
+package upstream
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotFound is returned by Get for a 404 or 410: the mirror lacks the
+	// file (perhaps it lags). It is not a mirror failure.
+	ErrNotFound = errors.New("not found upstream")
+	// ErrNotModified is returned by Get for a 304 to a conditional request.
+	ErrNotModified = errors.New("not modified upstream")
+	// ErrStalled is returned by a Response body that received no bytes for
+	// Options.IdleTimeout. It is a mirror failure.
+	ErrStalled = errors.New("upstream transfer stalled")
+	// ErrBadPath is returned by Get, before any request, for a path that is
+	// not a clean relative path.
+	ErrBadPath = errors.New("bad upstream path")
+	// ErrBreakerOpen is returned by Get, before any request, for a mirror
+	// whose breaker is not closed while its one probe request is in flight.
+	ErrBreakerOpen = errors.New("mirror circuit breaker open")
+	// ErrRedirect is returned by Get when the mirror redirects to another
+	// scheme or host, which is never followed. It is a mirror failure.
+	ErrRedirect = errors.New("redirect to another host refused")
+	// ErrSlow is what Success records as a failure for a large transfer
+	// slower than Options.MinSpeed.
+	ErrSlow = errors.New("transfer below minimum speed")
+)
+
+// StatusError is an upstream response status that is neither 200 nor one of
+// those Get maps to a sentinel error. It is a mirror failure.
+type StatusError struct {
+	Code int    // HTTP status code
+	URL  string // the URL requested
+}
+
+// Error reports the URL and status.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("get %s: upstream status %d %s", e.URL, e.Code, http.StatusText(e.Code))
+}
+
+// Options configures a Pool. Zero fields take the defaults shown.
+type Options struct {
+	ConnectTimeout  time.Duration // dial and TLS handshake timeout (default 10s)
+	HeaderTimeout   time.Duration // wait for response headers (default 30s)
+	IdleTimeout     time.Duration // no body bytes for this long: the body read fails with ErrStalled (default 60s)
+	BreakerFailures int           // consecutive failures that open the breaker (default 3)
+	BreakerCooldown time.Duration // open to half-open after this (default 30s)
+	// MinSpeed in bytes/s: a transfer of at least 1 MiB that averages below
+	// it counts as a failure (default 10 KB/s; negative disables).
+	MinSpeed int64
+	// Now is the clock for the breaker and health (default time.Now).
+	Now func() time.Time
+	// Transport sends the requests (default: a tuned *http.Transport with
+	// the timeouts above, keep-alives, 16 idle connections per host and no
+	// proxy from the environment).
+	Transport http.RoundTripper
+	// UserAgent is sent with every request (default "lazymirror").
+	UserAgent string
+}
+
+// Defaults for Options.
+const (
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultHeaderTimeout   = 30 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultBreakerFailures = 3
+	DefaultBreakerCooldown = 30 * time.Second
+	DefaultMinSpeed        = 10_000
+	DefaultUserAgent       = "lazymirror"
+)
+
+const (
+	// largeTransfer is the size from which a transfer measures throughput
+	// (and MinSpeed applies) rather than latency.
+	largeTransfer = 1 << 20
+	// ewmaWeight is the weight of a new sample in the moving averages.
+	ewmaWeight = 0.3
+)
+
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.BreakerFailures <= 0 {
+		o.BreakerFailures = DefaultBreakerFailures
+	}
+	if o.BreakerCooldown <= 0 {
+		o.BreakerCooldown = DefaultBreakerCooldown
+	}
+	if o.MinSpeed == 0 {
+		o.MinSpeed = DefaultMinSpeed
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Transport == nil {
+		o.Transport = newTransport(o)
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	return o
+}
+
+func newTransport(o Options) *http.Transport {
+	d := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // never from the environment: the mirror URL is what we mean
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   o.ConnectTimeout,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+	}
+}
+
+// Pool is the set of mirrors of one repository. Its methods are safe for
+// concurrent use.
+type Pool struct {
+	repo    string
+	opts    Options
+	client  *http.Client
+	mirrors []*Mirror // configured order
+
+	mu sync.Mutex // guards every Mirror's state
+}
+
+// Mirror is one upstream base URL of a repository.
+type Mirror struct {
+	base *url.URL
+	idx  int         // position in the configured order
+	s    mirrorState // guarded by Pool.mu
+}
+
+type mirrorState struct {
+	open        bool      // breaker not closed
+	openedAt    time.Time // when it last opened
+	probing     bool      // the one request a non-closed breaker admits is in flight
+	consecutive int       // consecutive failures
+
+	requests, failures, bytes int64
+	lastError                 string
+
+	throughput float64 // EWMA, bytes/s; 0: no sample yet
+	latency    float64 // EWMA, seconds; 0: no sample yet
+}
+
+// NewPool returns the pool of mirrors for repo, tried in the given order
+// until health data says otherwise. Each URL is the repository root on that
+// mirror; NewPool keeps its own copies.
+func NewPool(repo string, mirrors []*url.URL, opts Options) *Pool {
+	p := &Pool{repo: repo, opts: opts.withDefaults()}
+	p.client = &http.Client{Transport: p.opts.Transport, CheckRedirect: sameOrigin}
+	for _, u := range mirrors {
+		base := *u
+		base.RawQuery, base.Fragment, base.RawFragment = "", "", ""
+		p.mirrors = append(p.mirrors, &Mirror{base: &base, idx: len(p.mirrors)})
+	}
+	return p
+}
+
+// URL returns a copy of the mirror's base URL.
+func (m *Mirror) URL() *url.URL {
+	u := *m.base
+	return &u
+}
+
+// String returns the mirror's base URL, any password replaced by "xxxxx".
+func (m *Mirror) String() string { return m.base.Redacted() }
+
+// Candidates returns the mirrors to try, in order: every closed mirror,
+// healthiest first (unknown health is neutral; ties keep the configured
+// order), then at most one half-open mirror whose cool-down has elapsed and
+// whose probe is not yet in flight (the one that opened earliest). Open
+// mirrors are left out, with one exception: when no mirror is closed or
+// half-open, Candidates returns the open mirror whose cool-down ends first,
+// so a repository whose mirrors all broke briefly still tries one rather
+// than failing every request for a whole cool-down; Get sends it as that
+// mirror's probe. The result is empty only when every mirror's probe is in
+// flight.
+func (p *Pool) Candidates() []*Mirror {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.opts.Now()
+	closed := make([]*Mirror, 0, len(p.mirrors)) // room for the half-open one too
+	var halfOpen, soonest *Mirror
+	for _, m := range p.mirrors {
+		switch {
+		case !m.s.open:
+			closed = append(closed, m)
+		case m.s.probing:
+		case !p.cooling(m, now):
+			if halfOpen == nil || m.s.openedAt.Before(halfOpen.s.openedAt) {
+				halfOpen = m
+			}
+		default:
+			if soonest == nil || m.s.openedAt.Before(soonest.s.openedAt) {
+				soonest = m
+			}
+		}
+	}
+	if len(closed) > 1 {
+		scores := p.scores()
+		slices.SortStableFunc(closed, func(a, b *Mirror) int { return cmp.Compare(scores[b.idx], scores[a.idx]) })
+	}
+	switch {
+	case halfOpen != nil:
+		return append(closed, halfOpen)
+	case len(closed) == 0 && soonest != nil:
+		return []*Mirror{soonest}
+	}
+	return closed
+}
+
+// cooling reports whether m's breaker is open and its cool-down not over.
+func (p *Pool) cooling(m *Mirror, now time.Time) bool {
+	return m.s.open && now.Before(m.s.openedAt.Add(p.opts.BreakerCooldown))
+}
+
+// scores rates every mirror's health, by configured position: the sum over throughput and latency of
+// how far, in log space, the mirror's average lies on the good side of the
+// pool's geometric mean. A metric without samples scores 0 (neutral).
+func (p *Pool) scores() []float64 {
+	tput := p.logMean(func(s *mirrorState) float64 { return s.throughput })
+	lat := p.logMean(func(s *mirrorState) float64 { return s.latency })
+	scores := make([]float64, len(p.mirrors))
+	for i, m := range p.mirrors {
+		var score float64
+		if m.s.throughput > 0 {
+			score += math.Log(m.s.throughput) - tput
+		}
+		if m.s.latency > 0 {
+			score -= math.Log(m.s.latency) - lat
+		}
+		scores[i] = score
+	}
+	return scores
+}
+
+// logMean returns the mean logarithm of metric over the mirrors that have a
+// sample of it.
+func (p *Pool) logMean(metric func(*mirrorState) float64) float64 {
+	var sum float64
+	var n int
+	for _, m := range p.mirrors {
+		if v := metric(&m.s); v > 0 {
+			sum += math.Log(v)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// admit counts a request to m, claiming the probe slot when m's breaker is
+// not closed, and reports whether it did. It fails with ErrBreakerOpen when
+// the slot is taken.
+func (p *Pool) admit(m *Mirror) (probe bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.s.open {
+		if m.s.probing {
+			return false, fmt.Errorf("mirror %s: probe in flight: %w", m, ErrBreakerOpen)
+		}
+		m.s.probing = true
+	}
+	m.s.requests++
+	return m.s.probing, nil
+}
+
+// Success reports that a Get on m delivered its whole body: n bytes in d.
+// It closes m's breaker and updates m's health, except that a transfer of
+// at least 1 MiB slower than Options.MinSpeed is recorded as a failure
+// (ErrSlow).
+func (p *Pool) Success(m *Mirror, n int64, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m.s.bytes += n
+	secs := max(d.Seconds(), 1e-6)
+	if n < largeTransfer {
+		m.s.latency = ewma(m.s.latency, secs)
+	} else {
+		speed := float64(n) / secs
+		m.s.throughput = ewma(m.s.throughput, speed)
+		if speed < float64(p.opts.MinSpeed) { // never when MinSpeed is negative (disabled)
+			p.fail(m, fmt.Errorf("mirror %s: %d bytes in %s (%.0f B/s, minimum %d B/s): %w",
+				m, n, d, speed, p.opts.MinSpeed, ErrSlow))
+			return
+		}
+	}
+	m.s.consecutive = 0
+	m.s.open, m.s.probing = false, false
+}
+
+func ewma(avg, sample float64) float64 {
+	if avg == 0 {
+		return sample
+	}
+	return avg + ewmaWeight*(sample-avg)
+}
+
+// Failure reports that a Get on m failed with err, or that its body did
+// (ErrStalled, a reset, a checksum mismatch that proves the mirror broken).
+// It counts towards m's breaker and re-opens a breaker that is not closed.
+// It records nothing for errors that say nothing against the mirror:
+// ErrNotFound, ErrNotModified, ErrBadPath and ErrBreakerOpen are ignored, and
+// context.Canceled (the caller gave up) is treated as Neutral. It logs
+// nothing.
+func (p *Pool) Failure(m *Mirror, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotModified),
+		errors.Is(err, ErrBadPath), errors.Is(err, ErrBreakerOpen):
+		return
+	case errors.Is(err, context.Canceled):
+		p.Neutral(m)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fail(m, err)
+}
+
+// fail records a failure of m. p.mu must be held.
+func (p *Pool) fail(m *Mirror, err error) {
+	m.s.failures++
+	m.s.consecutive++
+	m.s.lastError = err.Error()
+	// consecutive only resets on success, so this also re-opens a breaker
+	// that is not closed.
+	if m.s.consecutive >= p.opts.BreakerFailures {
+		m.s.open, m.s.probing = true, false
+		m.s.openedAt = p.opts.Now()
+	}
+}
+
+// Neutral reports that a Get on m that returned a Response ended in a way
+// that says nothing about the mirror's health, for example bytes that are
+// merely older than wanted from a lagging mirror. It only frees m's probe
+// slot; the breaker stays as it is.
+func (p *Pool) Neutral(m *Mirror) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m.s.probing = false
+}
+
+// MirrorStatus is a snapshot of one mirror's state for stats and the status
+// page.
+type MirrorStatus struct {
+	URL                 string // Mirror.String: password redacted
+	State               string // "closed", "open" or "half-open"
+	ConsecutiveFailures int
+	Requests            int64 // requests sent
+	Failures            int64 // failures recorded
+	Bytes               int64 // body bytes of successful transfers
+	LastError           string
+	OpenedAt            time.Time     // when the breaker last opened; zero if never
+	Throughput          float64       // moving average over large transfers, bytes/s; 0 if unknown
+	Latency             time.Duration // moving average over small transfers; 0 if unknown
+}
+
+// Status returns every mirror's state, in configured order.
+func (p *Pool) Status() []MirrorStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.opts.Now()
+	out := make([]MirrorStatus, 0, len(p.mirrors))
+	for _, m := range p.mirrors {
+		state := "closed"
+		switch {
+		case p.cooling(m, now) && !m.s.probing:
+			state = "open"
+		case m.s.open:
+			state = "half-open"
+		}
+		out = append(out, MirrorStatus{
+			URL:                 m.String(),
+			State:               state,
+			ConsecutiveFailures: m.s.consecutive,
+			Requests:            m.s.requests,
+			Failures:            m.s.failures,
+			Bytes:               m.s.bytes,
+			LastError:           m.s.lastError,
+			OpenedAt:            m.s.openedAt,
+			Throughput:          m.s.throughput,
+			Latency:             time.Duration(m.s.latency * float64(time.Second)),
+		})
+	}
+	return out
+}
