@@ -3,15 +3,14 @@ package cache
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 	"slices"
 	"strings"
+	"time"
 
-	"lazymirror/checksum"
 	"lazymirror/debian"
 	"lazymirror/index"
 	"lazymirror/upstream"
@@ -41,13 +40,8 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 		rs.pool.Failure(m, err) // a mirror serving a root that does not parse is broken
 		return nil, err
 	}
-	if cur != nil {
-		if ref, ok := cur.Files[first]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
-			return nil, upstream.ErrNotModified
-		}
-		if rel.Date.Before(cur.Time) {
-			return nil, fmt.Errorf("%s dated %s, current snapshot %s: %w", first, rel.Date, cur.Time, errStale)
-		}
+	if err := checkNewer(cur, first, body, rel.Date); err != nil {
+		return nil, err
 	}
 	files[first] = body
 	// Release and Release.gpg from the same mirror: apt asks for them only
@@ -66,27 +60,12 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 			files[gpgPath] = b
 		}
 	}
-	snap := &index.Snapshot{
-		Repo: rs.cfg.Name, Root: key, Files: make(map[string]index.FileRef),
-		Version: rel.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 UTC"), Time: rel.Date,
-		FetchedAt: c.now(), Mirror: m.String(), ETag: resp.ETag, LastModified: resp.LastModified,
-	}
-	for p, b := range files {
-		ref, err := c.putSmall(b)
-		if err != nil {
-			return nil, err
-		}
-		snap.Files[p] = ref
-	}
-	if err := c.idx.PutEntries(rs.cfg.Name, debEntries(key, rel)); err != nil {
-		return nil, err
-	}
-	if err := c.idx.PutSnapshot(snap); err != nil {
-		return nil, err
-	}
+	snap := c.newSnapshot(rs, st, m, resp, rel.Date.UTC().Format(time.RFC1123), rel.Date)
 	st.parsed = rel
-	st.install(snap)
-	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", key, "date", snap.Version, "files", len(rel.Files), "mirror", m.String())
+	if err := c.commitRoot(rs, st, snap, files, debEntries(key, rel)); err != nil {
+		st.parsed = nil
+		return nil, err
+	}
 	return snap, nil
 }
 
@@ -95,12 +74,7 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 func debEntries(key string, rel *debian.Release) []index.Record {
 	recs := make([]index.Record, 0, 3*len(rel.Files))
 	for _, f := range rel.Files {
-		e := index.Entry{Size: f.Size, Kind: index.Metadata}
-		if d, ok := f.SHA256(); ok {
-			e.Digest = d
-		} else {
-			e.Upstream = f.Best()
-		}
+		e := entryFor(index.Metadata, f.Size, f.Best())
 		recs = append(recs, index.Record{Path: key + "/" + f.Path, Entry: e})
 		for _, s := range f.Sums {
 			if bh := debian.ByHashPath(path.Dir(f.Path), s); bh != "" {
@@ -258,20 +232,9 @@ func (c *Cache) loadPackagesDir(ctx context.Context, rs *repoState, key string, 
 		if f.Size == 0 {
 			return p, nil // an empty index lists nothing
 		}
-		e := index.Entry{Size: f.Size, Kind: index.Metadata}
-		if d, ok := f.SHA256(); ok {
-			e.Digest = d
-		} else {
-			e.Upstream = f.Best()
-		}
+		e := entryFor(index.Metadata, f.Size, f.Best())
 		n, err := c.ingest(ctx, rs, p, e, func(r io.Reader, bulk *index.Bulk) (int, error) {
-			return debian.ParsePackagesFile(ctx, r, f.Path, plain, func(pkg *debian.Package) error {
-				pe := index.Entry{Size: pkg.Size, Kind: index.Package, Digest: pkg.SHA256}
-				if pe.Digest.IsZero() {
-					pe.Upstream = pkg.Best()
-				}
-				return bulk.Add(pkg.Filename, pe)
-			})
+			return ingestPackages(ctx, r, f.Path, plain, bulk)
 		})
 		if err == nil {
 			c.log.Info("loaded package index", "repo", rs.cfg.Name, "path", p, "packages", n)
@@ -280,6 +243,15 @@ func (c *Cache) loadPackagesDir(ctx context.Context, rs *repoState, key string, 
 		errs = append(errs, err)
 	}
 	return "", fmt.Errorf("load %s/%s: %w", key, dir, errors.Join(errs...))
+}
+
+// ingestPackages parses a Packages index (compressed bytes), checked
+// against the Release entry of its uncompressed form when plain is set,
+// into package entries.
+func ingestPackages(ctx context.Context, r io.Reader, name string, plain debian.File, bulk *index.Bulk) (int, error) {
+	return debian.ParsePackagesFile(ctx, r, name, plain, func(pkg *debian.Package) error {
+		return bulk.Add(pkg.Filename, entryFor(index.Package, pkg.Size, pkg.Best()))
+	})
 }
 
 func (c *Cache) storedRank(f debian.File) int {

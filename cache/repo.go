@@ -280,6 +280,66 @@ func validators(cur *index.Snapshot, m *upstream.Mirror) *upstream.Conditional {
 	return &upstream.Conditional{ETag: cur.ETag, LastModified: cur.LastModified}
 }
 
+// checkNewer decides whether a root file fetched from a mirror makes a new
+// snapshot: upstream.ErrNotModified when it is the current one's, errStale
+// when it is older (a lagging mirror), nil when it is new.
+func checkNewer(cur *index.Snapshot, path string, body []byte, t time.Time) error {
+	if cur == nil {
+		return nil
+	}
+	if ref, ok := cur.Files[path]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
+		return upstream.ErrNotModified
+	}
+	if t.Before(cur.Time) {
+		return fmt.Errorf("%s of %s, current snapshot of %s: %w", path, t, cur.Time, errStale)
+	}
+	return nil
+}
+
+// newSnapshot starts the snapshot a root fetched from m makes.
+func (c *Cache) newSnapshot(rs *repoState, st *rootState, m *upstream.Mirror, resp *upstream.Response, version string, t time.Time) *index.Snapshot {
+	return &index.Snapshot{
+		Repo: rs.cfg.Name, Root: st.key, Files: make(map[string]index.FileRef),
+		Version: version, Time: t, FetchedAt: c.now(), Mirror: m.String(),
+		ETag: resp.ETag, LastModified: resp.LastModified,
+	}
+}
+
+// commitRoot makes snap the current snapshot of st, data before pointer:
+// its root files are stored, the entries it implies are written, and only
+// then is the snapshot recorded and switched to (in memory last).
+func (c *Cache) commitRoot(rs *repoState, st *rootState, snap *index.Snapshot, files map[string][]byte, recs []index.Record) error {
+	for p, b := range files {
+		ref, err := c.putSmall(b)
+		if err != nil {
+			return err
+		}
+		snap.Files[p] = ref
+	}
+	if err := c.idx.PutEntries(rs.cfg.Name, recs); err != nil {
+		return err
+	}
+	if err := c.idx.PutSnapshot(snap); err != nil {
+		return err
+	}
+	st.install(snap)
+	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", st.key, "version", snap.Version, "entries", len(recs), "mirror", snap.Mirror)
+	return nil
+}
+
+// entryFor is the index entry of content known by a metadata checksum: by
+// its sha256 when that is the checksum, else by the weaker upstream sum
+// until a download computes the sha256.
+func entryFor(kind index.Kind, size int64, sum checksum.Sum) index.Entry {
+	e := index.Entry{Size: size, Kind: kind}
+	if d, ok := sum.Digest(); ok {
+		e.Digest = d
+	} else {
+		e.Upstream = sum
+	}
+	return e
+}
+
 // getSmall fetches a small file (a root) whole into memory.
 func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror, rel string, cond *upstream.Conditional) ([]byte, *upstream.Response, error) {
 	resp, err := rs.pool.Get(ctx, m, rel, cond)

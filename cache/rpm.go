@@ -3,14 +3,12 @@ package cache
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
-	"lazymirror/checksum"
 	"lazymirror/index"
 	"lazymirror/repomd"
 	"lazymirror/upstream"
@@ -35,13 +33,8 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		return nil, err
 	}
 	t := repomdTime(md)
-	if cur != nil {
-		if ref, ok := cur.Files[xmlPath]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
-			return nil, upstream.ErrNotModified
-		}
-		if t.Before(cur.Time) {
-			return nil, fmt.Errorf("%s of %s, current snapshot %s: %w", xmlPath, t, cur.Time, errStale)
-		}
+	if err := checkNewer(cur, xmlPath, body, t); err != nil {
+		return nil, err
 	}
 	files := map[string][]byte{xmlPath: body}
 	for _, name := range []string{"repodata/repomd.xml.asc", "repodata/repomd.xml.key"} {
@@ -54,37 +47,13 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 			return nil, err
 		}
 	}
-	snap := &index.Snapshot{
-		Repo: rs.cfg.Name, Root: key, Files: make(map[string]index.FileRef),
-		Version: md.Revision, Time: t, FetchedAt: c.now(), Mirror: m.String(),
-		ETag: resp.ETag, LastModified: resp.LastModified,
-	}
-	for p, b := range files {
-		ref, err := c.putSmall(b)
-		if err != nil {
-			return nil, err
-		}
-		snap.Files[p] = ref
-	}
-	recs := make([]index.Record, 0, len(md.Data))
-	for _, d := range md.Data {
-		recs = append(recs, index.Record{Path: joinRoot(key, d.Location), Entry: dataEntry(d)})
-	}
-	if err := c.idx.PutEntries(rs.cfg.Name, recs); err != nil {
-		return nil, err
-	}
+	snap := c.newSnapshot(rs, st, m, resp, md.Revision, t)
+	// The primary is loaded before the switch: a repomd.xml whose packages
+	// cannot be known never becomes current.
 	if prim, ok := md.Primary(); ok {
 		p := joinRoot(key, prim.Location)
 		n, err := c.ingest(ctx, rs, p, dataEntry(prim), func(r io.Reader, bulk *index.Bulk) (int, error) {
-			return repomd.ParsePrimaryFile(ctx, r, prim.Location, prim.OpenChecksum, prim.OpenSize, func(pkg *repomd.Package) error {
-				e := index.Entry{Size: pkg.Size, Kind: index.Package}
-				if d, ok := pkg.Checksum.Digest(); ok {
-					e.Digest = d
-				} else {
-					e.Upstream = pkg.Checksum
-				}
-				return bulk.Add(joinRoot(key, pkg.Location), e)
-			})
+			return ingestPrimary(ctx, r, key, prim, bulk)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("load primary: %w", err)
@@ -92,24 +61,26 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		snap.Loaded = []string{p}
 		c.log.Info("loaded primary", "repo", rs.cfg.Name, "path", p, "packages", n)
 	}
-	if err := c.idx.PutSnapshot(snap); err != nil {
+	recs := make([]index.Record, 0, len(md.Data))
+	for _, d := range md.Data {
+		recs = append(recs, index.Record{Path: joinRoot(key, d.Location), Entry: dataEntry(d)})
+	}
+	if err := c.commitRoot(rs, st, snap, files, recs); err != nil {
 		return nil, err
 	}
-	st.install(snap)
-	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", key, "revision", md.Revision, "mirror", m.String())
 	return snap, nil
 }
 
-// dataEntry is the index entry of a repomd data record.
-func dataEntry(d repomd.Data) index.Entry {
-	e := index.Entry{Size: d.Size, Kind: index.Metadata}
-	if dg, ok := d.Checksum.Digest(); ok {
-		e.Digest = dg
-	} else {
-		e.Upstream = d.Checksum
-	}
-	return e
+// ingestPrimary parses a primary (compressed bytes) of the yum repo at root
+// into package entries.
+func ingestPrimary(ctx context.Context, r io.Reader, root string, prim repomd.Data, bulk *index.Bulk) (int, error) {
+	return repomd.ParsePrimaryFile(ctx, r, prim.Location, prim.OpenChecksum, prim.OpenSize, func(pkg *repomd.Package) error {
+		return bulk.Add(joinRoot(root, pkg.Location), entryFor(index.Package, pkg.Size, pkg.Checksum))
+	})
 }
+
+// dataEntry is the index entry of a repomd data record.
+func dataEntry(d repomd.Data) index.Entry { return entryFor(index.Metadata, d.Size, d.Checksum) }
 
 // repomdTime orders yum snapshots: the newest data timestamp, or the
 // revision when it is a Unix time (createrepo's default), whichever is later.

@@ -24,7 +24,7 @@ import (
 // harness runs a real lazymirror (store, index, cache, HTTP server) on
 // 127.0.0.1 for one test.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	store *store.Store
 	idx   *index.DB
@@ -35,7 +35,7 @@ type harness struct {
 
 // newHarness starts lazymirror with a YAML configuration (the real parser).
 // The listen address in the YAML is ignored: httptest picks a port.
-func newHarness(t *testing.T, yaml string) *harness {
+func newHarness(t testing.TB, yaml string) *harness {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
@@ -152,7 +152,7 @@ func sameFile(t *testing.T, got, want string) {
 }
 
 // testWriter sends logs to t.Log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
