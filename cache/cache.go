@@ -77,6 +77,7 @@ type Cache struct {
 	opts    Options
 	repos   map[string]*repoState
 	flights flights
+	flush   flusher
 
 	ctx    context.Context // lifetime of downloads; cancelled by Close
 	cancel context.CancelFunc
@@ -142,7 +143,7 @@ func (c *Cache) Close(ctx context.Context) error {
 		<-done
 	}
 	c.cancel()
-	return nil
+	return c.FlushCounters()
 }
 
 // InFlight returns the number of downloads running now.
@@ -365,9 +366,9 @@ func (c *Cache) openOther(ctx context.Context, rs *repoState, rel string) (*Obje
 type RepoStats struct {
 	Repo                   string
 	Requests, Hits, Misses int64
-	// FetchedBytes is what was read from upstream mirrors.
-	FetchedBytes int64
-	Mirrors      []upstream.MirrorStatus
+	// FetchedBytes is what was read from upstream mirrors; ServedBytes what was sent to clients.
+	FetchedBytes, ServedBytes int64
+	Mirrors                   []upstream.MirrorStatus
 }
 
 // Stats returns every repo's figures, in configured order.
@@ -381,6 +382,7 @@ func (c *Cache) Stats() []RepoStats {
 			Hits:         rs.counters.hits.Load(),
 			Misses:       rs.counters.misses.Load(),
 			FetchedBytes: rs.counters.fetched.Load(),
+			ServedBytes:  rs.counters.served.Load(),
 			Mirrors:      rs.pool.Status(),
 		})
 	}

@@ -34,14 +34,16 @@ func (s fetchSpec) key() string {
 	return "url:" + s.rs.cfg.Name + "/" + s.rel
 }
 
-// startFlight joins the flight for spec, starting it if none runs.
+// startFlight joins the flight for spec, starting it if none runs. Only
+// the request that starts a download is a miss: one that joins a running
+// download costs no upstream transfer, and counts as a hit.
 func (c *Cache) startFlight(spec fetchSpec) *Object {
 	f, leader := c.flights.join(spec.key())
 	if leader {
 		c.wg.Add(1)
 		go c.run(f, spec)
 	}
-	return &Object{Digest: spec.digest, Size: spec.size, ModTime: c.now(), fl: f, c: c}
+	return &Object{Digest: spec.digest, Size: spec.size, Hit: !leader, ModTime: c.now(), fl: f, c: c}
 }
 
 // run is a flight's leader: it downloads under the cache's own bounded

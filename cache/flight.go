@@ -95,8 +95,9 @@ func (f *flight) wait(ctx context.Context) (checksum.Digest, int64, error) {
 
 // flights is the set of running flights, by key.
 type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
+	mu    sync.Mutex
+	m     map[string]*flight
+	empty chan struct{} // closed when the last flight ends, for idle
 }
 
 // join returns the flight for key and whether the caller created it (and so
@@ -121,7 +122,31 @@ func (fs *flights) remove(f *flight) {
 	if fs.m[f.key] == f {
 		delete(fs.m, f.key)
 	}
+	if len(fs.m) == 0 && fs.empty != nil {
+		close(fs.empty)
+		fs.empty = nil
+	}
 	fs.mu.Unlock()
+}
+
+// idle waits until no flight runs, or ctx is done.
+func (fs *flights) idle(ctx context.Context) error {
+	fs.mu.Lock()
+	if len(fs.m) == 0 {
+		fs.mu.Unlock()
+		return nil
+	}
+	if fs.empty == nil {
+		fs.empty = make(chan struct{})
+	}
+	ch := fs.empty
+	fs.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // count returns the number of running flights.

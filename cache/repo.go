@@ -89,21 +89,6 @@ func (rs *repoState) known() []*rootState {
 	return out
 }
 
-// repoCounters are a repo's request figures since start.
-type repoCounters struct {
-	requests, hits, misses atomic.Int64
-	fetched                atomic.Int64 // bytes from upstream
-}
-
-func (rc *repoCounters) add(hit bool) {
-	rc.requests.Add(1)
-	if hit {
-		rc.hits.Add(1)
-	} else {
-		rc.misses.Add(1)
-	}
-}
-
 // rootState is one snapshot root ("dists/bookworm", a yum repo directory).
 type rootState struct {
 	key  string

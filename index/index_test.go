@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,12 @@ func TestEntryRoundTrip(t *testing.T) {
 	}
 	if n, err := db.CountEntries("debian"); err != nil || n != len(tests) {
 		t.Errorf("CountEntries = %d, %v; want %d", n, err, len(tests))
+	}
+	if err := db.Put("fedora", "Packages/a.rpm", Entry{Size: 1, Kind: Other}); err != nil {
+		t.Fatal(err)
+	}
+	if repos, err := db.Repos(); err != nil || !slices.Equal(repos, []string{"debian", "fedora"}) {
+		t.Errorf("Repos = %v, %v; want [debian fedora]", repos, err)
 	}
 }
 

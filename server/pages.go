@@ -1,25 +1,81 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
+	"time"
 
-	"lazymirror/cache"
+	"lazymirror/stats"
 )
 
-// stats answers /_/stats with the cache's figures as JSON.
-func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
+// statsMaxAge is how old a stats report may be before a request starts a
+// new computation (in the background: the request is answered at once with
+// the report it has, so /_/stats stays fast however large the index).
+const statsMaxAge = 10 * time.Second
+
+// statsCache holds the latest statistics report.
+type statsCache struct {
+	mu      sync.Mutex
+	report  *stats.Report
+	running bool
+}
+
+// stats answers /_/stats with the statistics report as JSON. "?fresh=1"
+// waits for a report computed now.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.report(r.Context(), r.URL.Query().Get("fresh") != "")
+	if err != nil {
+		s.log.Warn("stats", "err", err)
+		http.Error(w, "statistics unavailable", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(struct {
-		InFlight int               `json:"in_flight"`
-		Repos    []cache.RepoStats `json:"repos"`
-	}{s.cache.InFlight(), s.cache.Stats()}); err != nil {
+	if err := enc.Encode(rep); err != nil {
 		s.log.Warn("write stats", "err", err)
 	}
+}
+
+// report returns a recent report, computing one when there is none or
+// fresh is asked for, and refreshing an old one in the background.
+func (s *Server) report(ctx context.Context, fresh bool) (*stats.Report, error) {
+	sc := &s.statsCache
+	sc.mu.Lock()
+	rep, running := sc.report, sc.running
+	stale := rep == nil || time.Since(rep.Generated) > statsMaxAge
+	if stale && rep != nil && !running && !fresh {
+		sc.running = true
+		go func() {
+			bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
+			defer cancel()
+			r, err := s.cache.Report(bg)
+			sc.mu.Lock()
+			if err == nil {
+				sc.report = r
+			}
+			sc.running = false
+			sc.mu.Unlock()
+		}()
+	}
+	sc.mu.Unlock()
+	if rep != nil && !fresh {
+		return rep, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, statsMaxAge)
+	defer cancel()
+	rep, err := s.cache.Report(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc.mu.Lock()
+	sc.report = rep
+	sc.mu.Unlock()
+	return rep, nil
 }
 
 var indexPage = template.Must(template.New("index").Parse(`<!doctype html>

@@ -41,6 +41,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	mux     *http.ServeMux
+	statsCache
 }
 
 // New returns the HTTP handler of lazymirror.
@@ -136,6 +137,7 @@ func (s *Server) serveRepo(w http.ResponseWriter, r *http.Request, repo, rel str
 	s.setHeaders(cw, rel, o)
 	err = s.serveObject(cw, r, o)
 	s.metrics.served(repo, cw.n)
+	s.cache.Served(repo, cw.n)
 	if err != nil {
 		s.log.Warn("response broken off", "repo", repo, "path", rel, "sent", cw.n, "err", err)
 		panic(http.ErrAbortHandler) // the client must not take a short body for a whole one

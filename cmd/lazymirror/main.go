@@ -34,6 +34,12 @@ Usage:
   lazymirror serve [--config FILE] [--listen ADDR] [--data-dir DIR]
       Run the mirror. Without --config it mirrors the repositories this
       host's own apt and dnf use, and prints the lines other machines need.
+  lazymirror stats [--config FILE] [--server URL] [--json]
+      What the cache saved: hits, bytes, deduplication, per repo and mirror.
+  lazymirror import [--data-dir DIR] [--move] PATH...
+      Store .rpm and .deb files you already have, so clients get them as hits.
+  lazymirror verify [--data-dir DIR] [--repair]
+      Re-hash every stored blob; quarantine corrupt ones so they are refetched.
   lazymirror config check FILE
       Check a configuration file and print what it configures.
   lazymirror help
@@ -50,8 +56,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

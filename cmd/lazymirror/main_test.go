@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,28 +148,7 @@ func TestShutdownMidDownload(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg, "--data-dir", data, "--shutdown-grace", "1s"}, noEnv, io.Discard, pw)
-		pw.Close()
-	}()
-	// The log names the address once it listens.
-	addr := regexp.MustCompile(`msg="lazymirror serving" listen=(\S+)`)
-	var base string
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if m := addr.FindStringSubmatch(sc.Text()); m != nil {
-			base = "http://" + m[1]
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	if base == "" {
-		t.Fatalf("serve did not start: %v", <-done)
-	}
+	base, stop := startServe(t, "--config", cfg, "--data-dir", data, "--shutdown-grace", "1s")
 	resp, err := http.Get(base + "/debian/" + deb.Pool())
 	if err != nil {
 		t.Fatal(err)
@@ -178,11 +158,12 @@ func TestShutdownMidDownload(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, first); err != nil {
 		t.Fatalf("no first byte: %v", err)
 	}
-	cancel() // SIGINT
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }() // SIGINT
 	if _, err := io.ReadAll(resp.Body); err == nil {
 		t.Error("the response ended cleanly although the download was dropped")
 	}
-	if err := <-done; err != nil {
+	if err := <-stopped; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	pkg, err := os.ReadFile(filepath.Join(arc, deb.Pool()))
@@ -196,4 +177,40 @@ func TestShutdownMidDownload(t *testing.T) {
 	if tmp, err := os.ReadDir(filepath.Join(data, "tmp")); err != nil || len(tmp) > 0 {
 		t.Errorf("temp files left after shutdown: %v %v", tmp, err)
 	}
+}
+
+// startServe runs "lazymirror serve" with args (which must make it listen
+// on 127.0.0.1:0) until stop, which cancels it as SIGINT would and returns
+// what serve returned. base is the server's URL.
+func startServe(t *testing.T, args ...string) (base string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), noEnv, io.Discard, pw)
+		pw.Close()
+	}()
+	// The log names the address once it listens.
+	addr := regexp.MustCompile(`msg="lazymirror serving" listen=(\S+)`)
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if m := addr.FindStringSubmatch(sc.Text()); m != nil {
+			base = "http://" + m[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if base == "" {
+		cancel()
+		t.Fatalf("serve did not start: %v", <-done)
+	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return base, stop
 }

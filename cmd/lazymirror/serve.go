@@ -84,12 +84,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer idx.Close()
-	go idx.FlushEvery(ctx, 5*time.Second)
 
 	c, err := cache.New(context.WithoutCancel(ctx), cache.Options{Store: st, Index: idx, Config: cfg, Logger: log})
 	if err != nil {
 		return err
 	}
+	// Counters reach the index every few seconds, and before the index closes.
+	fctx, stopFlush := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() { c.FlushEvery(fctx, 5*time.Second); close(flushed) }()
+	defer func() { stopFlush(); <-flushed }()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

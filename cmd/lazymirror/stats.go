@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lazymirror/config"
+	"lazymirror/index"
+	"lazymirror/stats"
+)
+
+func runStats(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "the server's configuration `file` (for its data_dir, listen address and repos)")
+	dataDir := fs.String("data-dir", "", "the server's data `directory` (default: the config's, or the built-in default)")
+	serverURL := fs.String("server", "", "ask the lazymirror at this `URL` (default: read the data directory; when a running server holds it, ask that server at the config's listen address)")
+	asJSON := fs.Bool("json", false, "print JSON for scripts instead of tables")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: lazymirror stats [flags]
+
+Print what lazymirror has saved: requests, hits and misses, bytes served and
+fetched, blobs and bytes stored, paths known, and deduplication (paths that
+share a blob, bytes saved, the most shared blobs), per repo and per mirror.
+
+A running server holds the index; stats then asks it (its /_/stats endpoint,
+which answers loopback clients, or others sending the admin token from
+LAZYMIRROR_ADMIN_TOKEN). With no server running it reads the index itself.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	cfg, err := loadConfig(*cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	var rep *stats.Report
+	if *serverURL != "" {
+		rep, err = fetchReport(ctx, *serverURL, getenv("LAZYMIRROR_ADMIN_TOKEN"))
+	} else {
+		rep, err = readReport(cfg)
+		if errors.Is(err, index.ErrLocked) {
+			rep, err = fetchReport(ctx, "http://"+dialable(cfg.Listen), getenv("LAZYMIRROR_ADMIN_TOKEN"))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteText(stdout)
+}
+
+// loadConfig reads the configuration a command works on: the file when
+// given, else the built-in defaults; dataDir overrides its data_dir.
+func loadConfig(path, dataDir string) (*config.Config, error) {
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	return cfg, nil
+}
+
+// readReport computes the report from the index when no server holds it.
+func readReport(cfg *config.Config) (*stats.Report, error) {
+	idx, err := index.Open(filepath.Join(cfg.DataDir, "index.db"), index.Options{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	defer idx.Close()
+	repos := make([]string, len(cfg.Repos))
+	for i, r := range cfg.Repos {
+		repos[i] = r.Name
+	}
+	if len(repos) == 0 {
+		// Without a config, every repo the index knows.
+		if repos, err = idx.Repos(); err != nil {
+			return nil, err
+		}
+	}
+	return stats.Compute(idx, repos, nil, time.Now())
+}
+
+// fetchReport asks a running server for a fresh report.
+func fetchReport(ctx context.Context, base, token string) (*stats.Report, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/_/stats?fresh=1", nil)
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the index is held by a running server, and asking it failed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s (from another host, set LAZYMIRROR_ADMIN_TOKEN to the admin_token)", req.URL.Redacted(), resp.Status)
+	}
+	var rep stats.Report
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("read %s: %w", req.URL.Redacted(), err)
+	}
+	return &rep, nil
+}
+
+// dialable turns a listen address into one to connect to (":8080" → "127.0.0.1:8080").
+func dialable(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
