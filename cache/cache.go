@@ -78,6 +78,7 @@ type Cache struct {
 	repos   map[string]*repoState
 	flights flights
 	flush   flusher
+	ev      evictor
 
 	ctx    context.Context // lifetime of downloads; cancelled by Close
 	cancel context.CancelFunc
@@ -109,6 +110,9 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		now:   opts.Now,
 		opts:  opts,
 		repos: make(map[string]*repoState),
+	}
+	if err := c.initEvictor(opts.Config); err != nil {
+		return nil, err
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	up := opts.Config.Upstream
@@ -145,6 +149,10 @@ func (c *Cache) Close(ctx context.Context) error {
 	c.cancel()
 	return c.FlushCounters()
 }
+
+// Idle waits until no download runs (each one's index records and any
+// eviction it started are done), or ctx is done.
+func (c *Cache) Idle(ctx context.Context) error { return c.flights.idle(ctx) }
 
 // InFlight returns the number of downloads running now.
 func (c *Cache) InFlight() int { return c.flights.count() }
@@ -210,7 +218,7 @@ func (o *Object) Wait(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open %s after download: %w", d, err)
 	}
-	o.file, o.Digest, o.Size = f, d, size
+	o.file, o.Digest, o.Size = f, d, size // held by the flight until Close
 	return nil
 }
 
@@ -234,8 +242,14 @@ func (o *Object) Follow(ctx context.Context) (io.ReadCloser, error) {
 	return io.NopCloser(io.NewSectionReader(o.file, 0, o.Size)), nil
 }
 
-// Close releases the object's file.
+// Close releases the object: its file, and its hold against eviction.
 func (o *Object) Close() error {
+	switch {
+	case o.fl != nil:
+		o.fl.detach(o.c.ev.release)
+	case o.file != nil:
+		o.c.ev.release(o.Digest)
+	}
 	if o.file != nil {
 		return o.file.Close()
 	}
@@ -271,7 +285,7 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 		o.Class = cls.String()
 	}
 	rs.counters.add(o.Hit)
-	if o.Hit {
+	if o.Hit && o.file != nil { // a join is counted when its download ends
 		c.idx.Touch(o.Digest)
 	}
 	return o, nil
@@ -345,6 +359,7 @@ func (c *Cache) openStored(d checksum.Digest) (*Object, bool) {
 		f.Close()
 		return nil, false
 	}
+	c.ev.hold(d, 1)
 	return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: fi.ModTime(), file: f, c: c}, true
 }
 

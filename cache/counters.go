@@ -105,7 +105,7 @@ func (c *Cache) FlushEvery(ctx context.Context, interval time.Duration) {
 // a download a client has already received is in the figures, then flushes
 // the counters.
 func (c *Cache) Report(ctx context.Context) (*stats.Report, error) {
-	if err := c.flights.idle(ctx); err != nil {
+	if err := c.Idle(ctx); err != nil {
 		c.log.Info("stats computed while downloads run", "running", c.InFlight())
 	}
 	if err := c.FlushCounters(); err != nil {

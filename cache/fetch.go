@@ -39,6 +39,7 @@ func (s fetchSpec) key() string {
 // download costs no upstream transfer, and counts as a hit.
 func (c *Cache) startFlight(spec fetchSpec) *Object {
 	f, leader := c.flights.join(spec.key())
+	f.attach(c.ev.hold)
 	if leader {
 		c.wg.Add(1)
 		go c.run(f, spec)
@@ -56,7 +57,7 @@ func (c *Cache) run(f *flight, spec fetchSpec) {
 	// Maybe it was stored while this flight was being set up.
 	if !spec.digest.IsZero() {
 		if size, err := c.store.Stat(spec.digest); err == nil {
-			f.finish(spec.digest, size, nil)
+			f.finish(spec.digest, size, nil, c.ev.hold)
 			return
 		}
 	}
@@ -64,7 +65,22 @@ func (c *Cache) run(f *flight, spec fetchSpec) {
 	if err == nil {
 		err = c.record(spec, d, size)
 	}
-	f.finish(d, size, err)
+	f.finish(d, size, err, c.ev.hold)
+	if err == nil {
+		// Requests that joined this download were hits on its blob, now
+		// that it has a record to count them on.
+		f.mu.Lock()
+		joins := f.joins
+		f.mu.Unlock()
+		for range joins {
+			c.idx.Touch(d)
+		}
+	}
+	if c.ev.over() {
+		if _, err := c.Evict(ctx); err != nil {
+			c.log.Warn("eviction", "err", err)
+		}
+	}
 }
 
 // download tries each candidate mirror in turn.
@@ -165,9 +181,11 @@ func (c *Cache) create(spec fetchSpec) (*store.Writer, error) {
 func (c *Cache) record(spec fetchSpec, d checksum.Digest, size int64) error {
 	now := c.now()
 	if _, err := c.idx.Blob(d); errors.Is(err, index.ErrNotFound) {
-		if err := c.idx.PutBlob(d, index.Blob{Size: size, Stored: now, LastAccess: now}); err != nil {
+		// The request that fetched it is its first use.
+		if err := c.idx.PutBlob(d, index.Blob{Size: size, Stored: now, LastAccess: now, Hits: 1}); err != nil {
 			return err
 		}
+		c.ev.add(size)
 	}
 	switch {
 	case spec.other:

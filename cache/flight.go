@@ -25,6 +25,8 @@ type flight struct {
 	w       *store.Writer // the running attempt; nil between attempts
 	changed chan struct{} // closed and replaced whenever w changes or the flight ends
 	done    bool
+	joins   int // requests that joined after the leader: hits, recorded when it ends
+	objs    int // Objects of this flight not yet closed: each holds the blob against eviction once it is stored
 	digest  checksum.Digest
 	size    int64
 	err     error
@@ -43,11 +45,37 @@ func (f *flight) setWriter(w *store.Writer) {
 	f.mu.Unlock()
 }
 
-// finish ends the flight with its result.
-func (f *flight) finish(d checksum.Digest, size int64, err error) {
+// finish ends the flight with its result. On success, hold is called with
+// the number of Objects still open on the flight: the blob must not be
+// evicted before they are closed.
+func (f *flight) finish(d checksum.Digest, size int64, err error, hold func(checksum.Digest, int)) {
 	f.mu.Lock()
 	f.w, f.done, f.digest, f.size, f.err = nil, true, d, size, err
+	if err == nil && f.objs > 0 {
+		hold(d, f.objs)
+	}
 	close(f.changed)
+	f.mu.Unlock()
+}
+
+// attach counts a new Object of the flight; after a successful end it
+// holds the blob at once.
+func (f *flight) attach(hold func(checksum.Digest, int)) {
+	f.mu.Lock()
+	f.objs++
+	if f.done && f.err == nil {
+		hold(f.digest, 1)
+	}
+	f.mu.Unlock()
+}
+
+// detach is Object.Close: it gives back the Object's hold, if it had one.
+func (f *flight) detach(release func(checksum.Digest)) {
+	f.mu.Lock()
+	f.objs--
+	if f.done && f.err == nil {
+		release(f.digest)
+	}
 	f.mu.Unlock()
 }
 
@@ -106,6 +134,9 @@ func (fs *flights) join(key string) (*flight, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f, ok := fs.m[key]; ok {
+		f.mu.Lock()
+		f.joins++
+		f.mu.Unlock()
 		return f, false
 	}
 	if fs.m == nil {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -163,3 +164,20 @@ func (w testWriter) Write(p []byte) (int, error) {
 func yamlRepos(lines ...string) string {
 	return fmt.Sprintf("listen: 127.0.0.1:0\nupstream:\n  breaker_failures: 2\n  breaker_cooldown: 1h\nrepos:\n%s\n", "  "+strings.Join(lines, "\n  "))
 }
+
+// httpGet returns a URL's body, or an error for any status but 200.
+func httpGet(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return body, err
+}
+
+// digestBytes is the sha256 of b.
+func digestBytes(b []byte) checksum.Digest { return checksum.Digest(sha256.Sum256(b)) }

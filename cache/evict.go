@@ -1,0 +1,197 @@
+package cache
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"lazymirror/checksum"
+	"lazymirror/config"
+	"lazymirror/index"
+)
+
+// lowWater is the fraction of max_size eviction brings the store down to,
+// so that it does not run again at the next download.
+const lowWater = 0.9
+
+// evictor keeps the store under the configured size. It runs in the
+// goroutine of the download that pushed the store over the limit, after
+// that download's clients have their bytes: requests are never stalled.
+type evictor struct {
+	max    int64  // bytes; 0: no limit
+	policy string // config.EvictLFUDA or config.EvictLRU
+
+	running sync.Mutex // one eviction at a time; others skip
+
+	mu    sync.Mutex
+	total int64                   // bytes of the blob records
+	inUse map[checksum.Digest]int // blobs open for a client: never evicted
+}
+
+// hold and release count the clients reading a blob.
+func (ev *evictor) hold(d checksum.Digest, n int) {
+	ev.mu.Lock()
+	ev.inUse[d] += n
+	ev.mu.Unlock()
+}
+
+func (ev *evictor) release(d checksum.Digest) {
+	ev.mu.Lock()
+	if ev.inUse[d]--; ev.inUse[d] <= 0 {
+		delete(ev.inUse, d)
+	}
+	ev.mu.Unlock()
+}
+
+func (ev *evictor) used(d checksum.Digest) bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return ev.inUse[d] > 0
+}
+
+// add counts bytes stored (or, negative, removed).
+func (ev *evictor) add(n int64) {
+	ev.mu.Lock()
+	ev.total += n
+	ev.mu.Unlock()
+}
+
+// over reports whether the store exceeds its limit.
+func (ev *evictor) over() bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return ev.max > 0 && ev.total > ev.max
+}
+
+// initEvictor sums the stored blobs at start.
+func (c *Cache) initEvictor(cfg *config.Config) error {
+	c.ev = evictor{max: cfg.MaxSize, policy: cfg.Eviction, inUse: make(map[checksum.Digest]int)}
+	return c.idx.Blobs(func(_ checksum.Digest, b index.Blob) error {
+		c.ev.total += b.Size
+		return nil
+	})
+}
+
+// EvictReport says what an eviction removed.
+type EvictReport struct {
+	Blobs int
+	Bytes int64
+	// Left is what the store holds afterwards.
+	Left int64
+}
+
+// Evict removes blobs, lowest priority first (LFUDA: age + hits; LRU: last
+// access), until the store is under the low-water mark of max_size. Never
+// evicted: blobs clients are reading, and the metadata every snapshot
+// needs (root files, and any file an index entry marks as metadata). Entries
+// keep pointing at evicted blobs: a later request fetches them again.
+func (c *Cache) Evict(ctx context.Context) (EvictReport, error) {
+	var rep EvictReport
+	if !c.ev.running.TryLock() {
+		return rep, nil // another eviction runs, and checks the size again when done
+	}
+	defer c.ev.running.Unlock()
+	for {
+		r, err := c.evictOnce(ctx)
+		rep.Blobs, rep.Bytes, rep.Left = rep.Blobs+r.Blobs, rep.Bytes+r.Bytes, r.Left
+		// Downloads that ended meanwhile may have pushed it over again.
+		if err != nil || r.Blobs == 0 || !c.ev.over() {
+			return rep, err
+		}
+	}
+}
+
+// evictOnce is one pass of Evict.
+func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
+	var rep EvictReport
+	c.ev.mu.Lock()
+	total, limit := c.ev.total, int64(float64(c.ev.max)*lowWater)
+	c.ev.mu.Unlock()
+	rep.Left = total
+	if c.ev.max <= 0 || total <= c.ev.max {
+		return rep, nil
+	}
+	if err := c.idx.FlushAccess(); err != nil { // priorities from every hit so far
+		return rep, err
+	}
+	keep, err := c.protected()
+	if err != nil {
+		return rep, err
+	}
+	type cand struct {
+		d    checksum.Digest
+		b    index.Blob
+		size int64
+	}
+	var cands []cand
+	err = c.idx.Blobs(func(d checksum.Digest, b index.Blob) error {
+		if !keep[d] {
+			cands = append(cands, cand{d: d, b: b, size: b.Size})
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if c.ev.policy == config.EvictLRU {
+			return a.b.LastAccess.Compare(b.b.LastAccess)
+		}
+		return cmp.Or(cmp.Compare(a.b.Priority, b.b.Priority), a.b.LastAccess.Compare(b.b.LastAccess))
+	})
+	for _, cd := range cands {
+		if total <= limit || ctx.Err() != nil {
+			break
+		}
+		if c.ev.used(cd.d) {
+			continue
+		}
+		// Pointer first, then data: a crash between leaves an orphan file
+		// (verify finds it), never a record of a missing blob.
+		if _, err := c.idx.Evict(cd.d); err != nil && !errors.Is(err, index.ErrNotFound) {
+			return rep, err
+		}
+		if err := c.store.Remove(cd.d); err != nil {
+			return rep, fmt.Errorf("evict %s: %w", cd.d, err)
+		}
+		c.ev.add(-cd.size)
+		total -= cd.size
+		rep.Blobs++
+		rep.Bytes += cd.size
+	}
+	rep.Left = total
+	c.log.Info("evicted", "blobs", rep.Blobs, "bytes", rep.Bytes, "left", rep.Left, "max", c.ev.max, "policy", c.ev.policy)
+	return rep, ctx.Err()
+}
+
+// protected returns the blobs eviction must keep: the files of every
+// snapshot in memory (current and previous), and every blob an entry marks
+// as metadata or root.
+func (c *Cache) protected() (map[checksum.Digest]bool, error) {
+	keep := make(map[checksum.Digest]bool)
+	for _, rs := range c.repos {
+		for _, st := range rs.known() {
+			for _, s := range []*index.Snapshot{st.snap.Load(), st.prev.Load()} {
+				if s == nil {
+					continue
+				}
+				for _, ref := range s.Files {
+					keep[ref.Digest] = true
+				}
+			}
+		}
+		err := c.idx.Entries(rs.cfg.Name, func(_ string, e index.Entry) error {
+			if (e.Kind == index.Metadata || e.Kind == index.Root) && !e.Digest.IsZero() {
+				keep[e.Digest] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return keep, nil
+}
