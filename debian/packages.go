@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"lazymirror/checksum"
+	"lazymirror/internal/ctxio"
 	"lazymirror/internal/decompress"
 )
 
@@ -266,7 +267,7 @@ func ParsePackagesFile(ctx context.Context, r io.Reader, name string, want File,
 	if want.Size != 0 {
 		limit = want.Size
 	}
-	dr, err := decompress.Open(ctxReader{ctx, r}, name, limit)
+	dr, err := decompress.Open(ctxio.Reader(ctx, r), name, limit)
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", name, err)
 	}
@@ -275,9 +276,9 @@ func ParsePackagesFile(ctx context.Context, r io.Reader, name string, want File,
 	defer ra.Close()
 
 	var src io.Reader = ra
-	var v *verifier
+	var v *checksum.Verifier
 	if want.Size != 0 {
-		v = newVerifier(want)
+		v = want.verifier()
 		src = io.TeeReader(ra, v)
 	}
 	n, err := ParsePackages(src, fn)
@@ -287,7 +288,7 @@ func ParsePackagesFile(ctx context.Context, r io.Reader, name string, want File,
 	case err != nil:
 		return n, fmt.Errorf("%s: %w", name, err)
 	case v != nil:
-		if err := v.check(); err != nil {
+		if err := want.check(v); err != nil {
 			return n, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -300,16 +301,3 @@ const (
 	readAheadChunk = 256 << 10
 	readAheadDepth = 4
 )
-
-// ctxReader fails reads once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

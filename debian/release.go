@@ -62,11 +62,23 @@ func (f File) SHA256() (checksum.Digest, bool) {
 // Verify reads r to the end and checks that it has f's size and strongest
 // checksum, returning an error wrapping ErrChecksumMismatch if not.
 func (f File) Verify(r io.Reader) error {
-	v := newVerifier(f)
+	v := f.verifier()
 	if _, err := io.Copy(v, r); err != nil {
 		return fmt.Errorf("verify %s: %w", f.Path, err)
 	}
-	return v.check()
+	return f.check(v)
+}
+
+// verifier returns a checksum.Verifier for content that must have f's size
+// and strongest checksum.
+func (f File) verifier() *checksum.Verifier { return checksum.NewVerifier(f.Best(), f.Size) }
+
+// check returns v's mismatch, if any, wrapped in ErrChecksumMismatch.
+func (f File) check(v *checksum.Verifier) error {
+	if err := v.Check(); err != nil {
+		return fmt.Errorf("%s: %w: %w", f.Path, ErrChecksumMismatch, err)
+	}
+	return nil
 }
 
 // Lookup returns the entry for path (relative to dists/<suite>/).

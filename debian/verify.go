@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -119,42 +118,4 @@ func verifySignatures(keys openpgp.EntityList, signed []byte, sigs io.Reader) er
 		return fmt.Errorf("no signatures: %w", ErrBadSignature)
 	}
 	return fmt.Errorf("%w: %w", ErrBadSignature, errors.Join(errs...))
-}
-
-// verifier counts and hashes what is written to it, to check content
-// against a Release entry: its size and its strongest checksum.
-type verifier struct {
-	want File
-	n    int64
-	h    hash.Hash // nil when the entry has no checksum
-}
-
-func newVerifier(want File) *verifier {
-	v := &verifier{want: want}
-	if best := want.Best(); !best.IsZero() {
-		v.h = best.Algo.New()
-	}
-	return v
-}
-
-func (v *verifier) Write(p []byte) (int, error) {
-	v.n += int64(len(p))
-	if v.h != nil {
-		v.h.Write(p)
-	}
-	return len(p), nil
-}
-
-func (v *verifier) check() error {
-	if v.n != v.want.Size {
-		return fmt.Errorf("%s: size %d, release lists %d: %w", v.want.Path, v.n, v.want.Size, ErrChecksumMismatch)
-	}
-	if v.h == nil {
-		return nil
-	}
-	best := v.want.Best()
-	if got := v.h.Sum(nil); !bytes.Equal(got, best.Value) {
-		return fmt.Errorf("%s: %s %x, release lists %s: %w", v.want.Path, best.Algo, got, best.Hex(), ErrChecksumMismatch)
-	}
-	return nil
 }

@@ -32,38 +32,30 @@ func repomdPaths(tb testing.TB) []string {
 // repoRoot is the repository root of a repomd.xml path.
 func repoRoot(repomdPath string) string { return filepath.Dir(filepath.Dir(repomdPath)) }
 
+// parseRepomdFile parses the repomd.xml at path.
+func parseRepomdFile(path string) (*Repomd, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseRepomd(f)
+}
+
 // loadRepomd parses the repomd.xml of a corpus repository directory.
 func loadRepomd(tb testing.TB, dir string) *Repomd {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(corpus, dir, "repodata", "repomd.xml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	md, err := ParseRepomd(f)
+	md, err := parseRepomdFile(filepath.Join(corpus, dir, "repodata", "repomd.xml"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return md
 }
 
-// readCorpusPrimary returns the decompressed primary.xml of a corpus
-// repository directory, or panics: it also runs inside benchmark set-up.
-func readCorpusPrimary(dir string) []byte {
-	b, err := corpusPrimary(dir)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
+// corpusPrimary returns the decompressed primary.xml of a corpus
+// repository directory.
 func corpusPrimary(dir string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(corpus, dir, "repodata", "repomd.xml"))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	md, err := ParseRepomd(f)
+	md, err := parseRepomdFile(filepath.Join(corpus, dir, "repodata", "repomd.xml"))
 	if err != nil {
 		return nil, err
 	}

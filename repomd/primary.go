@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"lazymirror/checksum"
-	"lazymirror/internal/decompress"
 )
 
 // Package is one <package> of primary.xml: what a mirror needs to map a
@@ -300,25 +299,13 @@ func (f *fields) attrs(s *scanner, wants ...want) error {
 // commit what fn saw only when ParsePrimaryFile returns nil. A done ctx
 // stops the parse at the next read.
 func ParsePrimaryFile(ctx context.Context, r io.Reader, name string, open checksum.Sum, openSize int64, fn func(p *Package) error) (int, error) {
-	dec, err := decompress.Open(ctxReader{ctx, r}, name, 0)
+	var n int
+	err := readOpen(ctx, r, name, open, openSize, func(r io.Reader) (err error) {
+		n, err = ParsePrimary(r, fn)
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("primary %s: %w", name, err)
+		return n, fmt.Errorf("primary %s: %w", name, err)
 	}
-	v := newVerifier(dec, name+" (decompressed)", open, openSize)
-	ra := decompress.ReadAhead(v, 256<<10, 4)
-	n, err := ParsePrimary(ra, fn)
-	if err == nil {
-		if _, err = io.Copy(io.Discard, ra); err == nil {
-			err = v.check()
-		}
-		if err != nil {
-			err = fmt.Errorf("primary %s: %w", name, err)
-		}
-	}
-	ra.Close()
-	v.stop() // the read-ahead goroutine may still be in v.Read: wait for it before closing dec
-	if cerr := dec.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("primary %s: %w", name, cerr)
-	}
-	return n, err
+	return n, nil
 }

@@ -75,16 +75,7 @@ func TestCorpusPrimary(t *testing.T) {
 		root := repoRoot(path)
 		repo := filepath.ToSlash(strings.TrimPrefix(root, corpus+"/"))
 		t.Run(repo, func(t *testing.T) {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			md, err := ParseRepomd(f)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, ok := md.Primary()
+			d, ok := loadRepomd(t, repo).Primary()
 			if !ok {
 				t.Fatal("no primary record")
 			}

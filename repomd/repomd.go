@@ -75,10 +75,12 @@ var (
 	// ErrLimit means a value, tag, nesting depth or file exceeded a cap of
 	// this package (see the package documentation).
 	ErrLimit = errors.New("metadata exceeds a size limit")
-	// ErrChecksum means bytes did not match the checksum the metadata announced.
-	ErrChecksum = errors.New("checksum mismatch")
-	// ErrSize means bytes did not have the size the metadata announced.
-	ErrSize = errors.New("size mismatch")
+	// ErrChecksum means bytes did not match the checksum the metadata
+	// announced. It is checksum.ErrSumMismatch.
+	ErrChecksum = checksum.ErrSumMismatch
+	// ErrSize means bytes did not have the size the metadata announced. It
+	// is checksum.ErrSizeMismatch.
+	ErrSize = checksum.ErrSizeMismatch
 )
 
 // maxRepomd caps the size of a repomd.xml. Real ones are a few kilobytes

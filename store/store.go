@@ -54,6 +54,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazymirror/checksum"
+	"lazymirror/internal/ctxio"
 )
 
 // Errors callers branch on with errors.Is.
@@ -253,7 +254,7 @@ func (s *Store) Adopt(ctx context.Context, path string, link bool) (checksum.Dig
 	}
 	defer w.Abort(nil) // no-op after Commit
 	// Large writes hash in parallel with the copy.
-	if _, err := io.CopyBuffer(w, ctxReader{ctx, src}, make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(w, ctxio.Reader(ctx, src), make([]byte, 1<<20)); err != nil {
 		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
 	}
 	d, err := w.Commit()
@@ -287,7 +288,7 @@ func (s *Store) adoptLink(ctx context.Context, path string) (checksum.Digest, in
 		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
 	}
 	h := checksum.SHA256.New()
-	size, err := io.Copy(h, ctxReader{ctx, f})
+	size, err := io.Copy(h, ctxio.Reader(ctx, f))
 	if err != nil {
 		f.Close()
 		os.Remove(tmpPath)
@@ -384,17 +385,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy when its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,18 +31,17 @@ type Writer struct {
 	s     *Store
 	f     *os.File // the temp file, written sequentially
 	want  checksum.Digest
-	name  string         // for error messages: want, or "of unknown sha256"
-	size  int64          // expected size, -1 when unknown
-	sha   hash.Hash      // SHA-256 of the bytes written
-	extra []checksum.Sum // further expected sums
-	eh    []hash.Hash    // hashes for extra, same order
-	n     atomic.Int64   // bytes written so far; followers read up to it
-	wait  atomic.Bool    // a follower waits on wake: the next Write must close it
-	mu    sync.Mutex     // guards the fields below
-	wake  chan struct{}  // closed (and set to nil) when n grows or the state changes
-	state int            // writing, verified, committed or aborted
-	path  string         // where followers open the blob: the temp file, then the final one
-	err   error          // why the write was aborted
+	name  string               // for error messages: want, or "of unknown sha256"
+	size  int64                // expected size, -1 when unknown
+	sha   hash.Hash            // SHA-256 of the bytes written
+	extra []*checksum.Verifier // further expected sums
+	n     atomic.Int64         // bytes written so far; followers read up to it
+	wait  atomic.Bool          // a follower waits on wake: the next Write must close it
+	mu    sync.Mutex           // guards the fields below
+	wake  chan struct{}        // closed (and set to nil) when n grows or the state changes
+	state int                  // writing, verified, committed or aborted
+	path  string               // where followers open the blob: the temp file, then the final one
+	err   error                // why the write was aborted
 }
 
 // Create returns a Writer for a blob expected to have SHA-256 want and size
@@ -52,7 +50,7 @@ type Writer struct {
 // checksums (the upstream's SHA-1 or MD5, say) that Commit verifies from the
 // same pass over the bytes; an extra of an unknown algorithm is an error.
 func (s *Store) Create(want checksum.Digest, size int64, extra ...checksum.Sum) (*Writer, error) {
-	w := &Writer{s: s, want: want, name: want.String(), size: size, sha: checksum.SHA256.New(), extra: extra}
+	w := &Writer{s: s, want: want, name: want.String(), size: size, sha: checksum.SHA256.New()}
 	if want.IsZero() {
 		w.name = "of unknown sha256"
 	}
@@ -60,7 +58,7 @@ func (s *Store) Create(want checksum.Digest, size int64, extra ...checksum.Sum) 
 		if e.Algo.Size() == 0 {
 			return nil, fmt.Errorf("create blob %s: extra sum %s: %w", w.name, e, checksum.ErrUnknownAlgo)
 		}
-		w.eh = append(w.eh, e.Algo.New())
+		w.extra = append(w.extra, checksum.NewVerifier(e, -1))
 	}
 	f, err := os.CreateTemp(s.tmp, "blob-*")
 	if err != nil {
@@ -125,8 +123,8 @@ const parallelMin = 64 << 10
 // hash feeds p to the SHA-256 and every extra hash.
 func (w *Writer) hash(p []byte) {
 	w.sha.Write(p)
-	for _, h := range w.eh {
-		h.Write(p)
+	for _, v := range w.extra {
+		v.Write(p)
 	}
 }
 
@@ -200,9 +198,9 @@ func (w *Writer) verify(d checksum.Digest) error {
 	if !w.want.IsZero() && d != w.want {
 		return fmt.Errorf("commit blob: sha256 expected %s, got %s: %w", w.want, d, ErrDigestMismatch)
 	}
-	for i, e := range w.extra {
-		if got := w.eh[i].Sum(nil); !bytes.Equal(got, e.Value) {
-			return fmt.Errorf("commit blob %s: %s expected %s, got %s: %w", d, e.Algo, e.Hex(), checksum.Sum{Algo: e.Algo, Value: got}.Hex(), ErrDigestMismatch)
+	for _, v := range w.extra {
+		if err := v.Check(); err != nil {
+			return fmt.Errorf("commit blob %s: %w: %w", d, ErrDigestMismatch, err)
 		}
 	}
 	return nil

@@ -139,3 +139,45 @@ func TestReadAhead(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestExactLimit: a limit of exactly the decompressed size (what callers
+// pass when metadata announces it) reads the whole file; one byte less is
+// ErrTooLarge. osbuild's zstd files declare a window far larger than their
+// content, which a memory cap tied to the limit would refuse.
+func TestExactLimit(t *testing.T) {
+	files := []string{
+		filepath.Join(compressed, "01_plain.txt.gz"),
+		filepath.Join(compressed, "01_plain.txt.xz"),
+		filepath.Join(compressed, "01_plain.txt.zst"),
+		filepath.Join(compressed, "01_plain.txt.bz2"),
+	}
+	zst, err := filepath.Glob("../../testdata/corpus/rpm/osbuild-custom-zstd/repodata/*.zst")
+	if err != nil || len(zst) == 0 {
+		t.Fatalf("no osbuild zstd files: %v", err)
+	}
+	for _, path := range append(files, zst...) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := func(limit int64) ([]byte, error) {
+			r, err := Open(bytes.NewReader(data), path, limit)
+			if err != nil {
+				return nil, err
+			}
+			defer r.Close()
+			return io.ReadAll(r)
+		}
+		want, err := read(0)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		size := int64(len(want))
+		if got, err := read(size); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s with limit %d: %d bytes, %v", filepath.Base(path), size, len(got), err)
+		}
+		if _, err := read(size - 1); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s with limit %d: err = %v, want ErrTooLarge", filepath.Base(path), size-1, err)
+		}
+	}
+}
