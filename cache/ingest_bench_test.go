@@ -17,6 +17,8 @@ import (
 	"lazymirror/debian"
 	"lazymirror/index"
 	"lazymirror/internal/decompress"
+	"lazymirror/internal/fixture"
+	"lazymirror/repomd"
 )
 
 const corpus = "../testdata/corpus/debian/debian/dists/bookworm"
@@ -197,4 +199,41 @@ func BenchmarkIngestPackages(b *testing.B) {
 			b.StartTimer()
 		}
 	})
+}
+
+// BenchmarkIngestPrimary70k measures a 70,596-package primary.xml.zst
+// (the real CentOS Stream 9 AppStream primary expanded 4x, as
+// gen-primary.sh does) from compressed bytes to entries committed in bbolt.
+func BenchmarkIngestPrimary70k(b *testing.B) {
+	src, err := filepath.Glob("../testdata/corpus/rpm/centos-stream9-appstream/repodata/*-primary.xml.gz")
+	if err != nil || len(src) != 1 {
+		b.Fatalf("AppStream primary: %v %v", src, err)
+	}
+	big := fixture.ExpandPrimary(b, src[0], 4)
+	prim := repomd.Data{Location: "repodata/primary.xml.zst", OpenChecksum: big.Sum, OpenSize: big.Size}
+	ctx := context.Background()
+	b.SetBytes(big.Size)
+	ph := startPeakHeap()
+	for b.Loop() {
+		b.StopTimer()
+		db := openIndex(b)
+		f, err := os.Open(big.Zst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		bulk := db.NewBulk("centos", 0)
+		n, err := ingestPrimary(ctx, f, "os", prim, bulk)
+		if err == nil {
+			err = bulk.Close()
+		}
+		if err != nil || n != big.Packages {
+			b.Fatalf("ingest: %d of %d packages, %v", n, big.Packages, err)
+		}
+		b.StopTimer()
+		f.Close()
+		db.Close()
+		b.StartTimer()
+	}
+	ph.report(b)
 }
