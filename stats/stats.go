@@ -248,18 +248,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "lazymirror statistics, %s\n\n", r.Generated.Format(time.RFC3339))
 	fmt.Fprintf(tw, "requests\t%d\t(hits %d, misses %d, hit ratio %.1f%%)\n", r.Requests, r.Hits, r.Misses, 100*r.HitRatio)
-	fmt.Fprintf(tw, "served to clients\t%s\t\n", human(r.ServedBytes))
-	fmt.Fprintf(tw, "fetched upstream\t%s\t\n", human(r.FetchedBytes))
-	fmt.Fprintf(tw, "stored\t%s\t(%d blobs)\n", human(r.StoredBytes), r.Blobs)
-	fmt.Fprintf(tw, "paths\t%d\t(%s as a URL-keyed cache would store them)\n", r.Paths, human(r.LogicalBytes))
-	fmt.Fprintf(tw, "deduplicated\t%d\tpaths share a blob; saved %s\n", r.SharedPaths, human(r.SavedBytes))
+	fmt.Fprintf(tw, "served to clients\t%s\t\n", FormatBytes(r.ServedBytes))
+	fmt.Fprintf(tw, "fetched upstream\t%s\t\n", FormatBytes(r.FetchedBytes))
+	fmt.Fprintf(tw, "stored\t%s\t(%d blobs)\n", FormatBytes(r.StoredBytes), r.Blobs)
+	fmt.Fprintf(tw, "paths\t%d\t(%s as a URL-keyed cache would store them)\n", r.Paths, FormatBytes(r.LogicalBytes))
+	fmt.Fprintf(tw, "deduplicated\t%d\tpaths share a blob; saved %s\n", r.SharedPaths, FormatBytes(r.SavedBytes))
 	tw.Flush()
 	if len(r.TopShared) > 0 {
 		fmt.Fprintf(w, "\nmost shared blobs:\n")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  SIZE\tPATHS\tSAVED\tEXAMPLE\n")
 		for _, s := range r.TopShared {
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", human(s.Size), s.Paths, human(s.SavedBytes), strings.Join(s.Examples, ", "))
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", FormatBytes(s.Size), s.Paths, FormatBytes(s.SavedBytes), strings.Join(s.Examples, ", "))
 		}
 		tw.Flush()
 	}
@@ -267,7 +267,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  REPO\tREQUESTS\tHITS\tHIT%%\tSERVED\tFETCHED\tPATHS\n")
 	for _, rr := range r.Repos {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f\t%s\t%s\t%d\n", rr.Name, rr.Requests, rr.Hits, 100*rr.HitRatio, human(rr.ServedBytes), human(rr.FetchedBytes), rr.Paths)
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f\t%s\t%s\t%d\n", rr.Name, rr.Requests, rr.Hits, 100*rr.HitRatio, FormatBytes(rr.ServedBytes), FormatBytes(rr.FetchedBytes), rr.Paths)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nper mirror:\n")
@@ -279,14 +279,14 @@ func (r *Report) WriteText(w io.Writer) error {
 			if state == "" {
 				state = "(server not running)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", rr.Name, m.URL, m.Requests, human(m.Bytes), m.Failures, state)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", rr.Name, m.URL, m.Requests, FormatBytes(m.Bytes), m.Failures, state)
 		}
 	}
 	return tw.Flush()
 }
 
-// human formats a byte count with a binary unit.
-func human(n int64) string {
+// FormatBytes formats a byte count for people, with a binary unit: "512 B", "1.5 MiB".
+func FormatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -34,6 +34,8 @@ Usage:
   lazymirror serve [--config FILE] [--listen ADDR] [--data-dir DIR]
       Run the mirror. Without --config it mirrors the repositories this
       host's own apt and dnf use, and prints the lines other machines need.
+  lazymirror prefetch --repo NAME [--suite S] [--arch A] FILE|-
+      Fetch a list of packages (dpkg --get-selections, rpm -qa, names) ahead.
   lazymirror stats [--config FILE] [--server URL] [--json]
       What the cache saved: hits, bytes, deduplication, per repo and mirror.
   lazymirror import [--data-dir DIR] [--move] PATH...
@@ -48,7 +50,7 @@ Usage:
 Run "lazymirror COMMAND --help" for a command's flags.
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runConfig(args[1:], stdout, stderr)
 	case "stats":
 		return runStats(ctx, args[1:], getenv, stdout, stderr)
+	case "prefetch":
+		return runPrefetch(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -44,7 +44,7 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, args := range [][]string{{"config", "check", path}, {"serve", "--config", path, "--data-dir", t.TempDir()}} {
-				err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
+				err := run(context.Background(), args, noEnv, nil, io.Discard, io.Discard)
 				if err == nil {
 					t.Fatalf("%v: accepted a bad config", args)
 				}
@@ -59,7 +59,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if code := exitCode(run(context.Background(), []string{"bogus"}, noEnv, io.Discard, io.Discard), io.Discard); code != 2 {
+	if code := exitCode(run(context.Background(), []string{"bogus"}, noEnv, nil, io.Discard, io.Discard), io.Discard); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 }
@@ -88,7 +88,7 @@ func TestServeDefaults(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sources-root", root}, noEnv, pw, io.Discard)
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--sources-root", root}, noEnv, nil, pw, io.Discard)
 		pw.Close()
 	}()
 	// The client lines come once the server listens.
@@ -188,7 +188,7 @@ func startServe(t *testing.T, args ...string) (base string, stop func() error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), noEnv, io.Discard, pw)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), noEnv, nil, io.Discard, pw)
 		pw.Close()
 	}()
 	// The log names the address once it listens.

@@ -21,8 +21,8 @@ import (
 func runStats(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "the server's configuration `file` (for its data_dir, listen address and repos)")
-	dataDir := fs.String("data-dir", "", "the server's data `directory` (default: the config's, or the built-in default)")
+	var dd dataDirFlags
+	dd.register(fs)
 	serverURL := fs.String("server", "", "ask the lazymirror at this `URL` (default: read the data directory; when a running server holds it, ask that server at the config's listen address)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts instead of tables")
 	fs.Usage = func() {
@@ -45,7 +45,7 @@ LAZYMIRROR_ADMIN_TOKEN). With no server running it reads the index itself.
 		}
 		return errUsage
 	}
-	cfg, err := loadConfig(*cfgPath, *dataDir)
+	cfg, err := dd.load(getenv)
 	if err != nil {
 		return err
 	}
@@ -67,22 +67,6 @@ LAZYMIRROR_ADMIN_TOKEN). With no server running it reads the index itself.
 		return enc.Encode(rep)
 	}
 	return rep.WriteText(stdout)
-}
-
-// loadConfig reads the configuration a command works on: the file when
-// given, else the built-in defaults; dataDir overrides its data_dir.
-func loadConfig(path, dataDir string) (*config.Config, error) {
-	cfg := config.Default()
-	if path != "" {
-		var err error
-		if cfg, err = config.Load(path); err != nil {
-			return nil, err
-		}
-	}
-	if dataDir != "" {
-		cfg.DataDir = dataDir
-	}
-	return cfg, nil
 }
 
 // readReport computes the report from the index when no server holds it.

@@ -100,7 +100,7 @@ func TestStats(t *testing.T) {
 	report := func(args ...string) *stats.Report {
 		t.Helper()
 		var out bytes.Buffer
-		if err := run(context.Background(), append([]string{"stats", "--json"}, args...), noEnv, &out, io.Discard); err != nil {
+		if err := run(context.Background(), append([]string{"stats", "--json"}, args...), noEnv, nil, &out, io.Discard); err != nil {
 			t.Fatalf("stats %v: %v", args, err)
 		}
 		var r stats.Report
@@ -121,7 +121,7 @@ func TestStats(t *testing.T) {
 
 	// The text form names the figures too.
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"stats", "--config", cfg, "--data-dir", data}, noEnv, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"stats", "--config", cfg, "--data-dir", data}, noEnv, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"hit ratio 50.0%", "deduplicated", "one-lm"} {

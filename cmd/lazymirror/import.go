@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"lazymirror/config"
+	"lazymirror/index"
+	"lazymirror/ops"
+	"lazymirror/stats"
+	"lazymirror/store"
+)
+
+const importHelp = `Usage: lazymirror import [flags] PATH...
+
+Seed the mirror with .rpm, .deb and .udeb files you already have (a DVD, a
+host's /var/cache/apt/archives or /var/cache/dnf, a build tree), so clients
+get them without a download. PATHs are directories (walked recursively) or
+files. A client's request for a package whose checksum in the repository
+metadata matches an imported file is then a cache hit; imported files that
+no repository lists are simply never served.
+
+Each file is checked first: junk named like a package and truncated copies
+are listed and skipped. Importing the same files again changes nothing (they
+are counted as already present).
+
+By default files are hard-linked into the store where the data directory is
+on the same filesystem (no copy; the file's mode becomes read-only, and it
+must not be modified in place afterwards), and copied otherwise.
+
+Stop "lazymirror serve" on the same data directory first: it holds the
+directory while it runs.
+
+Exit status: 0 when every package file was imported or already present,
+1 when some were skipped (they are listed) or on an error, 2 for a bad
+command line.
+
+Examples:
+  lazymirror import --data-dir /srv/lazymirror /var/cache/apt/archives
+  lazymirror import --config /etc/lazymirror.yaml --move ~/Downloads/rpms
+
+Flags:
+`
+
+func runImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var dd dataDirFlags
+	dd.register(fs)
+	cp := fs.Bool("copy", false, "copy files into the store instead of hard-linking them (for files that may later be modified in place)")
+	move := fs.Bool("move", false, "remove each source file once it is safely stored (also when the store already had it); skipped files stay")
+	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (for scripts)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, importHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprint(stderr, "lazymirror import: name at least one directory or file\n\n")
+		fs.Usage()
+		return errUsage
+	}
+	dir, err := dd.dir(getenv)
+	if err != nil {
+		return err
+	}
+	st, idx, closeData, err := openData(dir)
+	if err != nil {
+		return err
+	}
+	defer closeData()
+
+	prog, done := progressOutput(stderr, "import")
+	rep, err := ops.Import(ctx, st, idx, fs.Args(), ops.ImportOptions{Link: !*cp, Move: *move, Progress: prog})
+	done()
+	if *asJSON {
+		if rep.Skipped == nil {
+			rep.Skipped = []ops.Skip{}
+		}
+		if jerr := writeJSON(stdout, rep); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else {
+		fmt.Fprintf(stdout, "imported:        %d packages, %s\nalready present: %d packages, %s\nskipped:         %d files\n",
+			rep.Imported.Files, stats.FormatBytes(rep.Imported.Bytes), rep.Present.Files, stats.FormatBytes(rep.Present.Bytes), len(rep.Skipped))
+		if rep.Ignored > 0 {
+			fmt.Fprintf(stdout, "ignored:         %d files not named .rpm, .deb or .udeb\n", rep.Ignored)
+		}
+		for _, s := range rep.Skipped {
+			fmt.Fprintf(stdout, "skipped %s: %s\n", s.Path, s.Reason)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if len(rep.Skipped) > 0 {
+		return fmt.Errorf("import: %d files skipped (listed in the report)", len(rep.Skipped))
+	}
+	return nil
+}
+
+// dataDirFlags are the flags that name the data directory, as serve's do.
+type dataDirFlags struct {
+	config, dataDir *string
+}
+
+// register adds --config and --data-dir to fs.
+func (d *dataDirFlags) register(fs *flag.FlagSet) {
+	d.config = fs.String("config", "", "YAML configuration `file` whose data_dir to use")
+	d.dataDir = fs.String("data-dir", "", "the data `directory` (overrides the config; default: $LAZYMIRROR_DATA_DIR, else where serve keeps it without a config)")
+}
+
+// load reads the configuration the flags name (the built-in defaults
+// without --config) with the data directory resolved the way serve does:
+// --data-dir, else the config's data_dir, else $LAZYMIRROR_DATA_DIR, else
+// the default.
+func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, error) {
+	cfg := config.Default()
+	if *d.config != "" {
+		var err error
+		if cfg, err = config.Load(*d.config); err != nil {
+			return nil, err
+		}
+	} else if v := getenv("LAZYMIRROR_DATA_DIR"); v != "" {
+		cfg.DataDir = v
+	}
+	if *d.dataDir != "" {
+		cfg.DataDir = *d.dataDir
+	}
+	return cfg, nil
+}
+
+// dir resolves the data directory (see load).
+func (d *dataDirFlags) dir(getenv func(string) string) (string, error) {
+	cfg, err := d.load(getenv)
+	if err != nil {
+		return "", err
+	}
+	return cfg.DataDir, nil
+}
+
+// openData opens the store and index in the data directory dir,
+// exclusively. A running serve holds them: the error then says to stop it.
+func openData(dir string) (*store.Store, *index.DB, func(), error) {
+	st, err := store.Open(dir)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, nil, nil, fmt.Errorf("data directory %s is in use: stop lazymirror serve first: %w", dir, err)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{Timeout: time.Second})
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, idx, func() { idx.Close(); st.Close() }, nil
+}
+
+// progressOutput returns a progress callback and a function to call when
+// the work ends: a bar (bytes, rate, time left) when w is a terminal, else
+// a plain line at every tenth of the bytes.
+func progressOutput(w io.Writer, verb string) (func(ops.Progress), func()) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		var bar *progressbar.ProgressBar
+		return func(p ops.Progress) {
+				if bar == nil {
+					bar = progressbar.NewOptions64(p.TotalBytes,
+						progressbar.OptionSetWriter(w),
+						progressbar.OptionSetDescription(verb),
+						progressbar.OptionShowBytes(true),
+						progressbar.OptionShowTotalBytes(true),
+						progressbar.OptionSetPredictTime(true),
+						progressbar.OptionUseIECUnits(true),
+						progressbar.OptionThrottle(100*time.Millisecond),
+					)
+				}
+				bar.Describe(fmt.Sprintf("%s %d/%d files", verb, p.Files, p.TotalFiles))
+				bar.Set64(p.Bytes)
+			}, func() {
+				if bar != nil {
+					bar.Finish()
+					fmt.Fprintln(w)
+				}
+			}
+	}
+	next := int64(0) // the next tenth to log
+	return func(p ops.Progress) {
+		if p.TotalBytes == 0 {
+			return
+		}
+		pct := p.Bytes * 100 / p.TotalBytes
+		if p.Files < p.TotalFiles {
+			pct = min(pct, 99) // 100% is when the last file is done
+		}
+		if pct/10 < next {
+			return
+		}
+		fmt.Fprintf(w, "%s: %d%%: %d of %d files, %s of %s\n", verb, pct, p.Files, p.TotalFiles, stats.FormatBytes(p.Bytes), stats.FormatBytes(p.TotalBytes))
+		next = pct/10 + 1
+	}, func() {}
+}
+
+// writeJSON writes v to w as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"lazymirror/ops"
+	"lazymirror/stats"
+)
+
+const verifyHelp = `Usage: lazymirror verify [flags]
+
+Re-read every stored blob and check that its bytes still have the sha256 it
+is stored under (disks and people do damage files), and that every blob the
+index records is on disk. It reads about as fast as sha256sum, one file at a
+time.
+
+Without --repair it only reports. With --repair, each corrupt blob is moved
+to DATA_DIR/quarantine/ (for a post-mortem; delete it when done) and its
+index record deleted, as is the record of each missing blob: the next client
+request for such a file fetches it again from upstream, verified against the
+repository metadata.
+
+Stop "lazymirror serve" on the same data directory first: it holds the
+directory while it runs.
+
+Exit status: 0 when every blob is sound, 1 when a blob was corrupt or
+missing (also when --repair fixed it) or on an error, 2 for a bad command
+line.
+
+Examples:
+  lazymirror verify --data-dir /srv/lazymirror
+  lazymirror verify --config /etc/lazymirror.yaml --repair --json
+
+Flags:
+`
+
+// verifyJSON is verify's --json report.
+type verifyJSON struct {
+	Checked  ops.Count     `json:"checked"`
+	Corrupt  []corruptJSON `json:"corrupt"`
+	Missing  []string      `json:"missing"` // sha256 hex
+	Repaired bool          `json:"repaired"`
+}
+
+// corruptJSON is one corrupt blob in verifyJSON.
+type corruptJSON struct {
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	Reason      string `json:"reason"`
+	Quarantined string `json:"quarantined,omitempty"`
+}
+
+func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var dd dataDirFlags
+	dd.register(fs)
+	repair := fs.Bool("repair", false, "quarantine corrupt blobs and drop the index records of corrupt and missing ones, so they are fetched again")
+	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (for scripts)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, verifyHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lazymirror verify: unexpected argument %q\n\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	dir, err := dd.dir(getenv)
+	if err != nil {
+		return err
+	}
+	st, idx, closeData, err := openData(dir)
+	if err != nil {
+		return err
+	}
+	defer closeData()
+
+	prog, done := progressOutput(stderr, "verify")
+	rep, err := ops.Verify(ctx, st, idx, ops.VerifyOptions{Repair: *repair, QuarantineDir: filepath.Join(dir, "quarantine"), Progress: prog})
+	done()
+	if *asJSON {
+		out := verifyJSON{Checked: rep.Checked, Corrupt: []corruptJSON{}, Missing: []string{}, Repaired: *repair}
+		for _, c := range rep.Corrupt {
+			out.Corrupt = append(out.Corrupt, corruptJSON{SHA256: c.Digest.String(), Size: c.Size, Reason: c.Reason, Quarantined: c.Quarantined})
+		}
+		for _, d := range rep.Missing {
+			out.Missing = append(out.Missing, d.String())
+		}
+		if jerr := writeJSON(stdout, out); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else {
+		fmt.Fprintf(stdout, "checked: %d blobs, %s\ncorrupt: %d\nmissing: %d\n", rep.Checked.Files, stats.FormatBytes(rep.Checked.Bytes), len(rep.Corrupt), len(rep.Missing))
+		for _, c := range rep.Corrupt {
+			fmt.Fprintf(stdout, "corrupt %s (%s): %s", c.Digest, stats.FormatBytes(c.Size), c.Reason)
+			if c.Quarantined != "" {
+				fmt.Fprintf(stdout, "; moved to %s", c.Quarantined)
+			}
+			fmt.Fprintln(stdout)
+		}
+		for _, d := range rep.Missing {
+			fmt.Fprintf(stdout, "missing %s\n", d)
+		}
+		if *repair && len(rep.Corrupt)+len(rep.Missing) > 0 {
+			fmt.Fprintln(stdout, "repaired: the index no longer records these blobs; the next request for them fetches them again")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if n := len(rep.Corrupt) + len(rep.Missing); n > 0 {
+		if *repair {
+			return fmt.Errorf("verify: %d blobs were corrupt or missing (repaired)", n)
+		}
+		return fmt.Errorf("verify: %d blobs are corrupt or missing; run lazymirror verify --repair", n)
+	}
+	return nil
+}

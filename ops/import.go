@@ -1,0 +1,294 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"lazymirror/checksum"
+	"lazymirror/index"
+	"lazymirror/store"
+)
+
+// ImportOptions control Import. The zero value copies every file.
+type ImportOptions struct {
+	// Link hard-links files into the store where the filesystem allows
+	// (costs no copy, but the file then shares its inode with the blob:
+	// its mode becomes 0444, and modifying it in place would corrupt the
+	// blob, which Verify would then find). Where linking fails, Import copies.
+	Link bool
+	// Move removes each source file once its bytes are durable in the
+	// store and recorded in the index (also when they already were).
+	Move bool
+	// Progress, when set, is called as files are read.
+	Progress func(Progress)
+	// Now is the clock for the index records' times; nil means time.Now.
+	Now func() time.Time
+}
+
+// ImportReport says what Import did with each file it found.
+type ImportReport struct {
+	// Imported are packages newly stored.
+	Imported Count `json:"imported"`
+	// Present are packages whose bytes the store already had.
+	Present Count `json:"already_present"`
+	// Skipped are files named like packages that are not whole packages,
+	// or that could not be read, with the reason.
+	Skipped []Skip `json:"skipped"`
+	// Ignored counts files whose names are not .rpm, .deb or .udeb.
+	Ignored int `json:"ignored"`
+}
+
+// Skip is a file Import did not store, and why.
+type Skip struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason"`
+	// Err is the reason as an error: it wraps ErrNotPackage or
+	// ErrTruncated for a bad package, an fs error for an unreadable file.
+	Err error `json:"-"`
+}
+
+// aliasAlgos are the checksums recorded, besides sha256, for imported rpms:
+// yum metadata may give only one of them (createrepo's "sha", i.e. sha1, in
+// older repositories), and the cache finds the blob by that alias. MD5 is
+// left out on purpose: it must never vouch for a blob alone. Debian's
+// Packages files always carry SHA256.
+var aliasAlgos = []checksum.Algo{checksum.SHA1, checksum.SHA512}
+
+// errChanged is why a file that changed between its check and its adoption is skipped.
+var errChanged = errors.New("the file changed while it was imported")
+
+// candidate is a package file found by the walk.
+type candidate struct {
+	path   string
+	size   int64
+	format format
+}
+
+// Import walks paths (directories, or single files) for .rpm, .deb and .udeb
+// files, checks that each is a whole package (see the package doc), and
+// stores each in st with an index.Blob record in idx (plus sha1 and sha512
+// aliases for rpms), so that a later request for a path whose checksum
+// matches is a hit. A file whose bytes the store already has counts as
+// present; importing the same files twice changes nothing. Files that are
+// not whole packages, are not regular files, or cannot be read are skipped
+// and listed with their reason. Import stops at the first store or index
+// error, or when ctx is done, and returns that error with the report of what
+// it did so far.
+func Import(ctx context.Context, st *store.Store, idx *index.DB, paths []string, opts ImportOptions) (ImportReport, error) {
+	var rep ImportReport
+	files, err := findPackages(ctx, paths, &rep)
+	if err != nil {
+		return rep, err
+	}
+	im := importer{ctx: ctx, st: st, idx: idx, opts: opts, rep: &rep, buf: make([]byte, bufSize), m: meter{fn: opts.Progress}}
+	if im.opts.Now == nil {
+		im.opts.Now = time.Now
+	}
+	for _, c := range files {
+		im.m.p.TotalFiles++
+		im.m.p.TotalBytes += c.size
+	}
+	for _, c := range files {
+		im.m.p.Path = c.path
+		done := im.m.p.Bytes
+		if err := im.file(c); err != nil {
+			return rep, err
+		}
+		im.m.p.Bytes = done + c.size // skipped files too, so that a bar ends full
+		im.m.fileDone()
+	}
+	return rep, nil
+}
+
+// findPackages walks paths and returns the package files in them; it
+// counts other files in rep.Ignored and lists unreadable ones and
+// non-regular package files (symbolic links: import their targets) in
+// rep.Skipped.
+func findPackages(ctx context.Context, paths []string, rep *ImportReport) ([]candidate, error) {
+	var files []candidate
+	for _, root := range paths {
+		// A root given as a symbolic link (a common way to name a
+		// directory) is followed; links inside it are not.
+		resolved, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", root, err)
+		}
+		err = filepath.WalkDir(resolved, func(path string, d fs.DirEntry, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				if d != nil && d.IsDir() && path != resolved {
+					rep.Skipped = append(rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
+					return fs.SkipDir
+				}
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			f := formatOf(path)
+			if f == unknown {
+				rep.Ignored++
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				err := errors.New("not a regular file")
+				if d.Type()&fs.ModeSymlink != 0 {
+					err = errors.New("a symbolic link: name its target to import it")
+				}
+				rep.Skipped = append(rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				rep.Skipped = append(rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
+				return nil
+			}
+			files = append(files, candidate{path: path, size: fi.Size(), format: f})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", root, err)
+		}
+	}
+	return files, nil
+}
+
+// importer holds one Import's state.
+type importer struct {
+	ctx  context.Context
+	st   *store.Store
+	idx  *index.DB
+	opts ImportOptions
+	rep  *ImportReport
+	buf  []byte
+	m    meter
+}
+
+// file imports one candidate. Problems with the file itself are recorded
+// as a Skip; the error returned is one of the store, the index or ctx.
+func (im *importer) file(c candidate) error {
+	d, aliases, size, err := im.read(c)
+	if err != nil {
+		if cerr := im.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		im.skip(c, size, err)
+		return nil
+	}
+	if _, err := im.st.Stat(d); err == nil {
+		if err := im.record(d, size, aliases); err != nil {
+			return err
+		}
+		im.rep.Present.add(size)
+		return im.remove(c)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("import %s: %w", c.path, err)
+	}
+	got, _, err := im.st.Adopt(im.ctx, c.path, im.opts.Link)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", c.path, err)
+	}
+	if got != d {
+		// Someone wrote to the file since it was checked. What is stored
+		// is not known to be a package: drop it unless it was recorded.
+		if _, err := im.idx.Blob(got); errors.Is(err, index.ErrNotFound) {
+			if err := im.st.Remove(got); err != nil {
+				return fmt.Errorf("import %s: %w", c.path, err)
+			}
+		}
+		im.skip(c, size, errChanged)
+		return nil
+	}
+	if err := im.record(d, size, aliases); err != nil {
+		return err
+	}
+	im.rep.Imported.add(size)
+	return im.remove(c)
+}
+
+// read checks that c is a whole package and hashes it, returning its
+// sha256, the aliases to record and its size.
+func (im *importer) read(c candidate) (checksum.Digest, []checksum.Sum, int64, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return checksum.Digest{}, nil, c.size, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return checksum.Digest{}, nil, c.size, err
+	}
+	size := fi.Size()
+	if !fi.Mode().IsRegular() {
+		return checksum.Digest{}, nil, size, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if err := check(c.format, f, size); err != nil {
+		return checksum.Digest{}, nil, size, err
+	}
+	sha := checksum.SHA256.New()
+	hs := []hash.Hash{sha}
+	if c.format == rpmFormat {
+		for _, a := range aliasAlgos {
+			hs = append(hs, a.New())
+		}
+	}
+	n, err := hashFile(im.ctx, f, im.buf, &im.m, hs...)
+	if err != nil {
+		return checksum.Digest{}, nil, size, err
+	}
+	if n != size {
+		return checksum.Digest{}, nil, size, errChanged
+	}
+	var aliases []checksum.Sum
+	for i, h := range hs[1:] {
+		aliases = append(aliases, checksum.Sum{Algo: aliasAlgos[i], Value: h.Sum(nil)})
+	}
+	return checksum.Digest(sha.Sum(nil)), aliases, size, nil
+}
+
+// record adds the index's Blob record for d when it is missing (keeping
+// the hits of one that exists) and the aliases.
+func (im *importer) record(d checksum.Digest, size int64, aliases []checksum.Sum) error {
+	if _, err := im.idx.Blob(d); errors.Is(err, index.ErrNotFound) {
+		now := im.opts.Now()
+		if err := im.idx.PutBlob(d, index.Blob{Size: size, Stored: now, LastAccess: now}); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	for _, a := range aliases {
+		if got, err := im.idx.Alias(a); err == nil && got == d {
+			continue // a read, not a write transaction with its fsync
+		}
+		if err := im.idx.PutAlias(a, d); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+	}
+	return nil
+}
+
+// remove deletes the source file with Move.
+func (im *importer) remove(c candidate) error {
+	if !im.opts.Move {
+		return nil
+	}
+	if err := os.Remove(c.path); err != nil {
+		return fmt.Errorf("import: move: %w", err)
+	}
+	return nil
+}
+
+// skip lists c as skipped for err.
+func (im *importer) skip(c candidate, size int64, err error) {
+	im.rep.Skipped = append(im.rep.Skipped, Skip{Path: c.path, Size: size, Reason: err.Error(), Err: err})
+}

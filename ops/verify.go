@@ -1,0 +1,198 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"lazymirror/checksum"
+	"lazymirror/index"
+	"lazymirror/store"
+)
+
+// ErrNoQuarantine: VerifyOptions.Repair without a QuarantineDir.
+var ErrNoQuarantine = errors.New("repair needs a quarantine directory")
+
+// VerifyOptions control Verify. The zero value only reports.
+type VerifyOptions struct {
+	// Repair moves corrupt blobs to QuarantineDir and deletes their index
+	// records, and deletes the records of missing blobs, so that the next
+	// request for them fetches them again. Without it Verify changes nothing.
+	Repair bool
+	// QuarantineDir receives corrupt blobs with Repair. It must be on the
+	// store's filesystem (a rename moves them); lazymirror uses
+	// <data_dir>/quarantine.
+	QuarantineDir string
+	// Progress, when set, is called as blobs are read.
+	Progress func(Progress)
+}
+
+// VerifyReport is what Verify found (and, with Repair, fixed).
+type VerifyReport struct {
+	// Checked are the blobs read.
+	Checked Count
+	// Corrupt are blobs whose bytes do not have the sha256 they are named by.
+	Corrupt []Corrupt
+	// Missing are blobs the index has a record of but the store lacks.
+	Missing []checksum.Digest
+}
+
+// Corrupt is one blob whose content is not what its name says.
+type Corrupt struct {
+	// Digest is the blob's name; Size its length on disk.
+	Digest checksum.Digest
+	Size   int64
+	// Reason says what is wrong: the sha256 the bytes have, or why they
+	// could not be read.
+	Reason string
+	// Quarantined is where Repair moved the blob ("" without Repair).
+	Quarantined string
+}
+
+// Verify re-hashes every blob in st and checks that each index.Blob record
+// in idx has its blob. It reads one blob at a time with a large buffer, so
+// it runs at about the speed of sha256sum with flat memory. With
+// opts.Repair it quarantines corrupt blobs and deletes the index records of
+// corrupt and missing ones (see the package doc for the order). It returns
+// the first store, index or quarantine error, or ctx's error when ctx is
+// done, with the report of what it found until then.
+func Verify(ctx context.Context, st *store.Store, idx *index.DB, opts VerifyOptions) (VerifyReport, error) {
+	var rep VerifyReport
+	if opts.Repair && opts.QuarantineDir == "" {
+		return rep, fmt.Errorf("verify: %w", ErrNoQuarantine)
+	}
+	m := meter{fn: opts.Progress}
+	err := st.Walk(ctx, func(_ checksum.Digest, size int64) error {
+		m.p.TotalFiles++
+		m.p.TotalBytes += size
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	buf := make([]byte, bufSize)
+	err = st.Walk(ctx, func(d checksum.Digest, size int64) error {
+		done := m.p.Bytes
+		c, err := verifyBlob(ctx, st, d, buf, &m, opts)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			rep.Corrupt = append(rep.Corrupt, *c)
+			if opts.Repair {
+				if err := idx.DeleteBlob(d); err != nil {
+					return fmt.Errorf("verify: %w", err)
+				}
+			}
+		}
+		rep.Checked.add(m.p.Bytes - done)
+		m.p.Bytes = done + size
+		m.fileDone()
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	err = idx.Blobs(func(d checksum.Digest, _ index.Blob) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := st.Stat(d)
+		if errors.Is(err, store.ErrNotFound) {
+			rep.Missing = append(rep.Missing, d)
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	if opts.Repair {
+		for _, d := range rep.Missing {
+			if err := idx.DeleteBlob(d); err != nil {
+				return rep, fmt.Errorf("verify: %w", err)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// verifyBlob hashes blob d and returns what is wrong with it (nil when
+// nothing is), quarantining it with opts.Repair. A blob that cannot be read
+// (EIO from a failing disk, say) is corrupt too.
+func verifyBlob(ctx context.Context, st *store.Store, d checksum.Digest, buf []byte, m *meter, opts VerifyOptions) (*Corrupt, error) {
+	f, err := st.Open(d)
+	if errors.Is(err, store.ErrNotFound) { // removed since the walk listed it
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m.p.Path = f.Name()
+	h := checksum.SHA256.New()
+	n, err := hashFile(ctx, f, buf, m, h)
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
+	c := &Corrupt{Digest: d, Size: n}
+	switch got := checksum.Digest(h.Sum(nil)); {
+	case err != nil:
+		c.Reason = fmt.Sprintf("read: %v", err)
+	case got != d:
+		c.Reason = "content has sha256 " + got.String()
+	default:
+		return nil, nil
+	}
+	if opts.Repair {
+		if c.Quarantined, err = quarantine(f.Name(), opts.QuarantineDir, d); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// quarantine renames the blob file at path into dir, as <digest> or, when a
+// blob of that name was quarantined before, <digest>.<n>, fsyncs both
+// directories and returns the new path.
+func quarantine(path, dir string, d checksum.Digest) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("quarantine %s: %w", d, err)
+	}
+	dst := filepath.Join(dir, d.String())
+	for n := 1; ; n++ {
+		_, err := os.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("quarantine %s: %w", d, err)
+		}
+		dst = filepath.Join(dir, fmt.Sprintf("%s.%d", d, n))
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("quarantine %s (the quarantine directory must be on the store's filesystem): %w", d, err)
+	}
+	for _, dir := range []string{dir, filepath.Dir(path)} {
+		if err := syncDir(dir); err != nil {
+			return "", fmt.Errorf("quarantine %s: %w", d, err)
+		}
+	}
+	return dst, nil
+}
+
+// syncDir fsyncs a directory so that a rename into or out of it is durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
