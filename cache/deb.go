@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"lazymirror/checksum"
 	"lazymirror/debian"
 	"lazymirror/index"
 	"lazymirror/upstream"
@@ -65,6 +66,9 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 	if err := c.commitRoot(rs, st, snap, files, debEntries(key, rel)); err != nil {
 		st.parsed = nil
 		return nil, err
+	}
+	if cur != nil {
+		c.reloadDirs(rs, st, loadedDirs(key, cur.Loaded))
 	}
 	return snap, nil
 }
@@ -133,6 +137,18 @@ func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error
 // current snapshot into the index, once per snapshot. For arch "all" (or
 // unknown) it loads the architectures whose indexes clients fetched, or all.
 func (c *Cache) loadDebPackages(ctx context.Context, rs *repoState, st *rootState, arch string) error {
+	return c.loadDebDirs(ctx, rs, st, func(rel *debian.Release) []string {
+		arches := []string{arch}
+		if arch == "" || arch == "all" {
+			arches = c.fetchedArches(rel)
+		}
+		return packagesDirs(rel, arches)
+	})
+}
+
+// loadDebDirs loads the Packages index of each directory dirsOf names in
+// the current snapshot's Release, skipping those already loaded.
+func (c *Cache) loadDebDirs(ctx context.Context, rs *repoState, st *rootState, dirsOf func(*debian.Release) []string) error {
 	if err := st.acquire(ctx); err != nil {
 		return err
 	}
@@ -142,12 +158,8 @@ func (c *Cache) loadDebPackages(ctx context.Context, rs *repoState, st *rootStat
 	if err != nil {
 		return err
 	}
-	arches := []string{arch}
-	if arch == "" || arch == "all" {
-		arches = c.fetchedArches(rel)
-	}
-	for _, dir := range packagesDirs(rel, arches) {
-		if slices.ContainsFunc(snap.Loaded, func(p string) bool { return strings.HasPrefix(p, st.key+"/"+dir+"/Packages") }) {
+	for _, dir := range dirsOf(rel) {
+		if slices.Contains(loadedDirs(st.key, snap.Loaded), dir) {
 			continue
 		}
 		loaded, err := c.loadPackagesDir(ctx, rs, st.key, rel, dir)
@@ -163,6 +175,47 @@ func (c *Cache) loadDebPackages(ctx context.Context, rs *repoState, st *rootStat
 		snap = &s
 	}
 	return nil
+}
+
+// loadedDirs returns the "<component>/binary-<arch>" directories whose
+// Packages index a snapshot of root key loaded.
+func loadedDirs(key string, loaded []string) []string {
+	var dirs []string
+	for _, p := range loaded {
+		dirs = append(dirs, path.Dir(strings.TrimPrefix(p, key+"/")))
+	}
+	return dirs
+}
+
+// reloadDirs loads, for a new snapshot, the Packages indexes the previous
+// one had loaded, in the background: the index then knows the new packages
+// before a client asks, and gc can tell superseded packages from current ones.
+func (c *Cache) reloadDirs(rs *repoState, st *rootState, prev []string) {
+	if len(prev) == 0 {
+		return
+	}
+	// A flight with no download: Idle (and so stats and gc) waits for it.
+	f, leader := c.flights.join("reload:" + rs.cfg.Name + "/" + st.key)
+	if !leader {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.flights.remove(f)
+		ctx, cancel := context.WithTimeout(c.ctx, refreshTimeout)
+		defer cancel()
+		err := c.loadDebDirs(ctx, rs, st, func(rel *debian.Release) []string {
+			return slices.DeleteFunc(slices.Clone(prev), func(dir string) bool {
+				_, ok := rel.Lookup(dir + "/Packages")
+				return !ok
+			})
+		})
+		if err != nil {
+			c.log.Warn("reload package indexes for a new snapshot", "repo", rs.cfg.Name, "root", st.key, "err", err)
+		}
+		f.finish(checksum.Digest{}, 0, err, nil)
+	}()
 }
 
 // fetchedArches returns the architectures whose Packages a client already

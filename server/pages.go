@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"lazymirror/cache"
 	"lazymirror/stats"
 )
 
@@ -76,6 +77,30 @@ func (s *Server) report(ctx context.Context, fresh bool) (*stats.Report, error) 
 	sc.report = rep
 	sc.mu.Unlock()
 	return rep, nil
+}
+
+// gc answers POST /_/gc: it runs the garbage collection and returns its
+// report as JSON. Parameters: older_than (a duration, default 24h), dry_run.
+func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
+	opts := cache.GCOptions{OlderThan: 24 * time.Hour, DryRun: r.URL.Query().Get("dry_run") != ""}
+	if v := r.URL.Query().Get("older_than"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			http.Error(w, "older_than: a duration such as 24h", http.StatusBadRequest)
+			return
+		}
+		opts.OlderThan = d
+	}
+	rep, err := s.cache.GC(r.Context(), opts)
+	if err != nil {
+		s.log.Warn("gc", "err", err)
+		http.Error(w, "gc failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(rep); err != nil {
+		s.log.Warn("write gc report", "err", err)
+	}
 }
 
 var indexPage = template.Must(template.New("index").Parse(`<!doctype html>

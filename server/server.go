@@ -52,6 +52,7 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	s := &Server{cache: c, cfg: cfg, log: log, metrics: newMetrics(c), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /_/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	s.mux.Handle("GET /_/stats", s.admin(http.HandlerFunc(s.stats)))
+	s.mux.Handle("POST /_/gc", s.admin(http.HandlerFunc(s.gc)))
 	s.mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	s.mux.HandleFunc("GET /{$}", s.index)
 	return s
@@ -59,17 +60,15 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 
 // ServeHTTP routes a request: admin paths, then repos.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	repo, rel, err := s.route(r)
 	switch {
 	case err != nil:
 		s.fail(w, r, "", err)
 	case repo == "":
 		s.mux.ServeHTTP(w, r)
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:
 		s.serveRepo(w, r, repo, rel)
 	}

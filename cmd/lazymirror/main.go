@@ -36,6 +36,8 @@ Usage:
       host's own apt and dnf use, and prints the lines other machines need.
   lazymirror prefetch --repo NAME [--suite S] [--arch A] FILE|-
       Fetch a list of packages (dpkg --get-selections, rpm -qa, names) ahead.
+  lazymirror gc [--older-than 24h] [--dry-run]
+      Drop superseded snapshots, entries and the blobs only they used.
   lazymirror stats [--config FILE] [--server URL] [--json]
       What the cache saved: hits, bytes, deduplication, per repo and mirror.
   lazymirror import [--data-dir DIR] [--move] PATH...
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runConfig(args[1:], stdout, stderr)
 	case "stats":
 		return runStats(ctx, args[1:], getenv, stdout, stderr)
+	case "gc":
+		return runGC(ctx, args[1:], getenv, stdout, stderr)
 	case "prefetch":
 		return runPrefetch(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"lazymirror/cache"
+	"lazymirror/config"
+	"lazymirror/index"
+	"lazymirror/stats"
+	"lazymirror/store"
+)
+
+const gcHelp = `Usage: lazymirror gc [flags]
+
+Drop what no retained snapshot needs: snapshots older than the previous one
+of each root, index entries for paths neither the current nor the previous
+snapshot lists (superseded package versions), and then the blobs nothing
+points at any more, once stored longer than --older-than. Eviction keeps the
+store under max_size on its own; gc frees what will never be asked for again.
+
+With a server running on the data directory, gc asks it (POST /_/gc, which
+answers loopback clients, or others sending LAZYMIRROR_ADMIN_TOKEN).
+
+Flags:
+`
+
+func runGC(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, gcHelp); fs.PrintDefaults() }
+	var dd dataDirFlags
+	dd.register(fs)
+	olderThan := fs.Duration("older-than", 24*time.Hour, "spare blobs stored more recently than this `age`")
+	dryRun := fs.Bool("dry-run", false, "report what would be dropped; change nothing")
+	server := fs.String("server", "", "ask the lazymirror at this `URL` (default: when serve holds the data directory, the config's listen address)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	cfg, err := dd.load(getenv)
+	if err != nil {
+		return err
+	}
+	opts := cache.GCOptions{OlderThan: *olderThan, DryRun: *dryRun}
+	var rep cache.GCReport
+	if *server != "" {
+		rep, err = remoteGC(ctx, *server, opts, getenv("LAZYMIRROR_ADMIN_TOKEN"))
+	} else {
+		rep, err = localGC(ctx, cfg.DataDir, opts, cfg)
+		if errors.Is(err, store.ErrLocked) || errors.Is(err, index.ErrLocked) {
+			rep, err = remoteGC(ctx, "http://"+dialable(cfg.Listen), opts, getenv("LAZYMIRROR_ADMIN_TOKEN"))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	verb := "dropped"
+	if *dryRun {
+		verb = "would drop"
+	}
+	fmt.Fprintf(stdout, "%s %d snapshots, %d entries, %d blobs (%s)\n", verb, rep.Snapshots, rep.Entries, rep.Blobs, stats.FormatBytes(rep.Bytes))
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(stdout, "skipped %s\n", s)
+	}
+	return nil
+}
+
+func localGC(ctx context.Context, dir string, opts cache.GCOptions, cfg *config.Config) (cache.GCReport, error) {
+	st, idx, closeData, err := openData(dir)
+	if err != nil {
+		return cache.GCReport{}, err
+	}
+	defer closeData()
+	c, err := cache.New(context.WithoutCancel(ctx), cache.Options{Store: st, Index: idx, Config: cfg})
+	if err != nil {
+		return cache.GCReport{}, err
+	}
+	defer c.Close(ctx)
+	return c.GC(ctx, opts)
+}
+
+func remoteGC(ctx context.Context, base string, opts cache.GCOptions, token string) (cache.GCReport, error) {
+	q := url.Values{"older_than": {opts.OlderThan.String()}}
+	if opts.DryRun {
+		q.Set("dry_run", "1")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/_/gc?"+q.Encode(), nil)
+	if err != nil {
+		return cache.GCReport{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return cache.GCReport{}, fmt.Errorf("the data directory is held by a running server, and asking it failed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return cache.GCReport{}, fmt.Errorf("%s answered %s", req.URL.Redacted(), resp.Status)
+	}
+	var rep cache.GCReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		return rep, fmt.Errorf("read gc report: %w", err)
+	}
+	return rep, nil
+}

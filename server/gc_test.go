@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"lazymirror/cache"
+	"lazymirror/internal/fixture"
+)
+
+// TestGC: after upstream publishes two more snapshots, a package the
+// archive dropped, and the first snapshot's metadata, are collected; what
+// the retained snapshots list stays, and clients keep working.
+func TestGC(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable], metadata_ttl: 1ns}"))
+	old := fixture.Deb{Name: "old-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10}
+	keep := fixture.Deb{Name: "keep-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10}
+	add := fixture.Deb{Name: "new-lm", Version: "2.0", Arch: "amd64", Size: 10 << 10}
+	published := 0
+	publish := func(debs ...fixture.Deb) string {
+		dir := t.TempDir()
+		published++
+		date := time.Now().Add(time.Duration(published-3) * time.Hour) // each newer than the last
+		fixture.AptRepo(t, dir, arc.key, "amd64", fixture.Suite{Name: "stable", Debs: debs, Date: date})
+		arc.a.SetRoot(dir)
+		// A client's update makes the new snapshot current.
+		if code, _, _ := h.get(h.URL("debian")+"/dists/stable/InRelease", map[string]string{"Cache-Control": "max-age=0"}); code != 200 {
+			t.Fatal("InRelease")
+		}
+		if err := h.cache.Idle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	v1 := publish(old, keep)
+	for _, d := range []fixture.Deb{old, keep} {
+		if code, _, _ := h.get(h.URL("debian")+"/"+d.Pool(), nil); code != 200 {
+			t.Fatalf("%s: %d", d.Name, code)
+		}
+	}
+	// v2 and v3 drop old-lm; the v1 snapshot falls out of retention.
+	publish(keep, add)
+	v3 := publish(keep, add)
+
+	dry, err := h.cache.GC(context.Background(), cache.GCOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Snapshots != 1 || dry.Entries == 0 || dry.Blobs == 0 || len(dry.Skipped) > 0 {
+		t.Fatalf("dry run: %+v; want 1 snapshot and some entries and blobs, nothing skipped", dry)
+	}
+	if !hasBlob(t, h.blobs(), filepath.Join(v1, old.Pool())) {
+		t.Fatal("the dry run removed a blob")
+	}
+	rep, err := h.cache.GC(context.Background(), cache.GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Snapshots != dry.Snapshots || rep.Entries != dry.Entries || rep.Blobs != dry.Blobs || rep.Bytes != dry.Bytes {
+		t.Errorf("gc %+v differs from its dry run %+v", rep, dry)
+	}
+	blobs := h.blobs()
+	if hasBlob(t, blobs, filepath.Join(v1, old.Pool())) {
+		t.Error("the dropped package old-lm is still stored")
+	}
+	if hasBlob(t, blobs, filepath.Join(v1, "dists/stable/InRelease")) {
+		t.Error("the first snapshot's InRelease is still stored")
+	}
+	if !hasBlob(t, blobs, filepath.Join(v3, keep.Pool())) {
+		t.Error("keep-lm, listed by the current snapshot, was collected")
+	}
+	if !hasBlob(t, blobs, filepath.Join(v3, "dists/stable/InRelease")) {
+		t.Error("the current InRelease was collected")
+	}
+	// Clients keep working: keep-lm is a hit, new-lm is fetched.
+	before := arc.a.Requests(keep.Pool())
+	if code, _, hdr := h.get(h.URL("debian")+"/"+keep.Pool(), nil); code != 200 || hdr.Get("X-Cache") != "HIT" || arc.a.Requests(keep.Pool()) != before {
+		t.Errorf("keep-lm after gc: %d %s", code, hdr.Get("X-Cache"))
+	}
+	if code, _, _ := h.get(h.URL("debian")+"/"+add.Pool(), nil); code != 200 {
+		t.Errorf("new-lm after gc: %d", code)
+	}
+	again, err := h.cache.GC(context.Background(), cache.GCOptions{})
+	if err != nil || again.Snapshots+again.Entries+again.Blobs != 0 {
+		t.Errorf("a second gc dropped %+v (%v), want nothing", again, err)
+	}
+}
