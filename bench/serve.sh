@@ -8,7 +8,7 @@
 #   2. a cold miss: a 1 GB file through lazymirror (nginx as the upstream)
 #      vs a direct download from nginx, with lazymirror's peak RSS.
 # Needs nginx, wrk and curl (scripts/test.sh installs them as root).
-# Usage: bench/serve.sh [DURATION]   (default 10s)
+# Usage: bench/serve.sh [DURATION]   (default 10s; ONLY=hits or ONLY=miss runs one part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s}
@@ -47,7 +47,7 @@ trap 'nginx -c "$work/nginx/nginx.conf" -s stop 2>/dev/null || true; cleanup' EX
 
 cat > "$work/lazymirror.yaml" <<YAML
 listen: 127.0.0.1:18182
-data_dir: $work/data
+data_dir: ${DATA_DIR:-$work/data}
 repos:
   bench: {type: deb, mirrors: [http://127.0.0.1:18181/repo/]}
 YAML
@@ -70,6 +70,7 @@ run_wrk() { # url -> prints "MB/s req/s" median of 3
 # Warm lazymirror's cache.
 for f in large small; do curl -fsS -o /dev/null "http://127.0.0.1:18182/bench/pool/${f}_1.0_all.deb"; done
 
+if [ "${ONLY:-hits}" = hits ]; then
 echo
 echo "== hits (wrk -t2 -c32 -d$dur, median of 3)"
 read -r nl_mb nl_rps < <(run_wrk http://127.0.0.1:18181/repo/pool/large_1.0_all.deb)
@@ -80,12 +81,17 @@ printf '%-28s %12s %12s\n' "" "MB/s" "req/s"
 printf '%-28s %12s %12s\n' "nginx 100 MB" "$nl_mb" "$nl_rps" "lazymirror 100 MB (hit)" "$lm_l_mb" "$lm_l_rps" "nginx 10 KB" "$ns_mb" "$ns_rps" "lazymirror 10 KB (hit)" "$lm_s_mb" "$lm_s_rps"
 awk -v a="$lm_l_mb" -v b="$nl_mb" -v c="$lm_s_rps" -v d="$ns_rps" 'BEGIN{printf "ratio: 100 MB throughput %.2fx nginx (target >= 0.95); 10 KB request rate %.2fx nginx (target >= 0.80)\n", a/b, c/d}'
 
+fi
+
+if [ "${ONLY:-miss}" = miss ]; then
 echo
 echo "== cold miss, 1 GB"
 direct=$(curl -fsS -o /dev/null -w '%{speed_download} %{time_starttransfer}' http://127.0.0.1:18181/repo/pool/huge_1.0_all.deb)
+[ -n "${PROFILE:-}" ] && (curl -fsS -o "$PROFILE" "http://127.0.0.1:18182/_/debug/pprof/profile?seconds=4" &)
 miss=$(curl -fsS -o /dev/null -w '%{speed_download} %{time_starttransfer}' http://127.0.0.1:18182/bench/pool/huge_1.0_all.deb)
 rss=$(awk '/VmHWM/{print $2/1024" MB"}' "/proc/$lmpid/status")
 read -r dspeed dttfb <<<"$direct"
 read -r mspeed mttfb <<<"$miss"
 awk -v d="$dspeed" -v m="$mspeed" -v dt="$dttfb" -v mt="$mttfb" 'BEGIN{printf "direct from nginx: %.0f MB/s, first byte %.1f ms\nthrough lazymirror: %.0f MB/s, first byte %.1f ms\nratio %.2fx direct (target >= 0.95)\n", d/1e6, dt*1000, m/1e6, mt*1000, m/d}'
 echo "lazymirror peak RSS over the whole run: $rss (target <= 100 MB)"
+fi

@@ -134,13 +134,19 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	if spec.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != spec.size {
 		return mismatch(fmt.Errorf("mirror announces %d bytes, metadata says %d: %w", resp.ContentLength, spec.size, store.ErrSizeMismatch))
 	}
-	w, err := c.create(spec)
+	// With no size from the metadata, the mirror's Content-Length binds the
+	// download: a body cut short is then an error, not a shorter blob.
+	size := spec.size
+	if size < 0 {
+		size = resp.ContentLength
+	}
+	w, err := c.store.Create(spec.digest, size, extras(spec)...)
 	if err != nil {
 		pool.Neutral(m)
 		return checksum.Digest{}, 0, err
 	}
 	f.setWriter(w)
-	n, err := io.Copy(w, resp.Body)
+	n, err := copyChunks(w, resp.Body)
 	spec.rs.counters.fetched.Add(n)
 	if err == nil && spec.size >= 0 && n != spec.size {
 		w.Abort(err)
@@ -163,15 +169,50 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	return d, n, nil
 }
 
-// create opens a store writer that checks what spec knows.
-func (c *Cache) create(spec fetchSpec) (*store.Writer, error) {
-	switch {
-	case !spec.digest.IsZero():
-		return c.store.Create(spec.digest, spec.size)
-	case !spec.upstream.IsZero():
-		return c.store.CreateUnknown(spec.upstream)
+// Chunking of a download into the store: at least minChunk bytes per write
+// (the store hashes writes of 64 KiB or more in parallel with writing them,
+// and followers wake once per write), up to chunkSize when the upstream has
+// that much ready.
+const (
+	minChunk  = 64 << 10
+	chunkSize = 512 << 10
+)
+
+// copyChunks copies src to w in chunks of minChunk to chunkSize bytes. It
+// returns src's error as it is: a body cut short is an error, never an end.
+func copyChunks(w io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, chunkSize)
+	var total int64
+	for {
+		n := 0
+		var err error
+		for n < minChunk && err == nil {
+			var k int
+			k, err = src.Read(buf[n:])
+			n += k
+		}
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
 	}
-	return c.store.CreateUnknown()
+}
+
+// extras are the weaker sums a download must match besides its sha256.
+func extras(spec fetchSpec) []checksum.Sum {
+	if spec.digest.IsZero() && !spec.upstream.IsZero() {
+		return []checksum.Sum{spec.upstream}
+	}
+	return nil
 }
 
 // record enters a committed download in the index: the blob record, and

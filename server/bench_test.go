@@ -63,11 +63,11 @@ func BenchmarkServeHit(b *testing.B) {
 	}
 }
 
-// BenchmarkServeMiss streams a 16 MiB blob nobody fetched yet from the
+// BenchmarkServeMiss streams a 256 MiB blob nobody fetched yet from the
 // upstream through the store to the client; the blob is forgotten between
 // iterations.
 func BenchmarkServeMiss(b *testing.B) {
-	const size = 16 << 20
+	const size = 256 << 20
 	h, _ := benchHarness(b, size)
 	url := h.URL("b") + "/f" + strconv.Itoa(size)
 	c := &http.Client{}

@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"path"
 	"strconv"
@@ -53,6 +54,9 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /_/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	s.mux.Handle("GET /_/stats", s.admin(http.HandlerFunc(s.stats)))
 	s.mux.Handle("POST /_/gc", s.admin(http.HandlerFunc(s.gc)))
+	// Go's profiler, for operators chasing a slow path (admin only).
+	s.mux.Handle("GET /_/debug/pprof/", s.admin(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
 	s.mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	s.mux.HandleFunc("GET /{$}", s.index)
 	return s
@@ -206,8 +210,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, o *cache.Object)
 			return nil
 		}
 		defer rd.Close()
-		if o.Size >= 0 {
-			w.Header().Set("Content-Length", strconv.FormatInt(o.Size, 10))
+		size := o.Size
+		if sz, ok := rd.(interface{ Size() int64 }); ok && size < 0 {
+			size = sz.Size() // the mirror's Content-Length, which the download must match
+		}
+		if size >= 0 {
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		}
 		w.WriteHeader(http.StatusOK)
 		if _, werr := w.Write(buf[:n]); werr != nil {

@@ -314,6 +314,9 @@ func (fl *Follower) avail() (int64, error) {
 	}
 }
 
+// Size is the blob's expected size as given to Create, or -1 when unknown.
+func (fl *Follower) Size() int64 { return fl.w.size }
+
 // Read reads the next bytes of the blob, waiting for the writer when it has
 // read everything written so far. It returns io.EOF only once Commit has
 // verified the bytes (not waiting for the fsync that follows), and an error
