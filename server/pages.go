@@ -25,6 +25,29 @@ type statsCache struct {
 	running bool
 }
 
+// refreshStats computes a new report in the background, unless one is
+// being computed.
+func (s *Server) refreshStats() {
+	sc := &s.statsCache
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.running {
+		return
+	}
+	sc.running = true
+	go func() {
+		bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
+		defer cancel()
+		r, err := s.cache.Report(bg)
+		sc.mu.Lock()
+		if err == nil {
+			sc.report = r
+		}
+		sc.running = false
+		sc.mu.Unlock()
+	}()
+}
+
 // stats answers /_/stats with the statistics report as JSON. "?fresh=1"
 // waits for a report computed now.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
@@ -47,23 +70,11 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 func (s *Server) report(ctx context.Context, fresh bool) (*stats.Report, error) {
 	sc := &s.statsCache
 	sc.mu.Lock()
-	rep, running := sc.report, sc.running
-	stale := rep == nil || time.Since(rep.Generated) > statsMaxAge
-	if stale && rep != nil && !running && !fresh {
-		sc.running = true
-		go func() {
-			bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
-			defer cancel()
-			r, err := s.cache.Report(bg)
-			sc.mu.Lock()
-			if err == nil {
-				sc.report = r
-			}
-			sc.running = false
-			sc.mu.Unlock()
-		}()
-	}
+	rep := sc.report
 	sc.mu.Unlock()
+	if rep != nil && time.Since(rep.Generated) > statsMaxAge && !fresh {
+		s.refreshStats()
+	}
 	if rep != nil && !fresh {
 		return rep, nil
 	}

@@ -59,6 +59,7 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	s.mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
 	s.mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	s.mux.HandleFunc("GET /{$}", s.index)
+	s.refreshStats() // the first /_/stats need not wait for it
 	return s
 }
 

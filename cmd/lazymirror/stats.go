@@ -25,6 +25,7 @@ func runStats(ctx context.Context, args []string, getenv func(string) string, st
 	dd.register(fs)
 	serverURL := fs.String("server", "", "ask the lazymirror at this `URL` (default: read the data directory; when a running server holds it, ask that server at the config's listen address)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts instead of tables")
+	fresh := fs.Bool("fresh", false, "from a server: wait for figures computed now (it otherwise answers at once with figures at most 10s old)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: lazymirror stats [flags]
 
@@ -51,11 +52,11 @@ LAZYMIRROR_ADMIN_TOKEN). With no server running it reads the index itself.
 	}
 	var rep *stats.Report
 	if *serverURL != "" {
-		rep, err = fetchReport(ctx, *serverURL, getenv("LAZYMIRROR_ADMIN_TOKEN"))
+		rep, err = fetchReport(ctx, *serverURL, *fresh, getenv("LAZYMIRROR_ADMIN_TOKEN"))
 	} else {
 		rep, err = readReport(cfg)
 		if errors.Is(err, index.ErrLocked) {
-			rep, err = fetchReport(ctx, "http://"+dialable(cfg.Listen), getenv("LAZYMIRROR_ADMIN_TOKEN"))
+			rep, err = fetchReport(ctx, "http://"+dialable(cfg.Listen), *fresh, getenv("LAZYMIRROR_ADMIN_TOKEN"))
 		}
 	}
 	if err != nil {
@@ -89,9 +90,13 @@ func readReport(cfg *config.Config) (*stats.Report, error) {
 	return stats.Compute(idx, repos, nil, time.Now())
 }
 
-// fetchReport asks a running server for a fresh report.
-func fetchReport(ctx context.Context, base, token string) (*stats.Report, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/_/stats?fresh=1", nil)
+// fetchReport asks a running server for its report (fresh: computed now).
+func fetchReport(ctx context.Context, base string, fresh bool, token string) (*stats.Report, error) {
+	u := strings.TrimSuffix(base, "/") + "/_/stats"
+	if fresh {
+		u += "?fresh=1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("stats: %w", err)
 	}

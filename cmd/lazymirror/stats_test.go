@@ -109,7 +109,7 @@ func TestStats(t *testing.T) {
 		}
 		return &r
 	}
-	live := report("--server", base)
+	live := report("--server", base, "--fresh")
 	check("from the running server", live)
 	if st := live.Repos[0].Mirrors[0].State; st != "closed" {
 		t.Errorf("mirror state from the server = %q, want closed", st)
