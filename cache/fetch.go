@@ -8,6 +8,7 @@ import (
 
 	"lazymirror/checksum"
 	"lazymirror/index"
+	"lazymirror/internal/decompress"
 	"lazymirror/store"
 	"lazymirror/upstream"
 )
@@ -169,43 +170,28 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	return d, n, nil
 }
 
-// Chunking of a download into the store: at least minChunk bytes per write
-// (the store hashes writes of 64 KiB or more in parallel with writing them,
-// and followers wake once per write), up to chunkSize when the upstream has
-// that much ready.
+// Chunking of a download into the store: the upstream body is read ahead
+// in its own goroutine (so reading the network overlaps writing and hashing
+// the previous chunk), in chunks of chunkSize bytes, which the store hashes
+// in parallel with writing them (it does so for writes of 64 KiB or more);
+// followers wake once per chunk.
 const (
-	minChunk  = 64 << 10
-	chunkSize = 512 << 10
+	chunkSize  = 128 << 10
+	chunkDepth = 8
 )
 
-// copyChunks copies src to w in chunks of minChunk to chunkSize bytes. It
-// returns src's error as it is: a body cut short is an error, never an end.
-func copyChunks(w io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, chunkSize)
-	var total int64
-	for {
-		n := 0
-		var err error
-		for n < minChunk && err == nil {
-			var k int
-			k, err = src.Read(buf[n:])
-			n += k
-		}
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+// copyChunks copies body to w (see chunkSize). It returns body's error as
+// it is: a body cut short is an error, never an end. It closes body.
+func copyChunks(w io.Writer, body io.ReadCloser) (int64, error) {
+	ra := decompress.ReadAhead(body, chunkSize, chunkDepth)
+	n, err := io.CopyBuffer(writerOnly{w}, ra, make([]byte, chunkSize))
+	body.Close() // unblocks the read-ahead if it is still reading
+	ra.Close()
+	return n, err
 }
+
+// writerOnly hides a writer's ReadFrom, so io.CopyBuffer writes whole chunks.
+type writerOnly struct{ io.Writer }
 
 // extras are the weaker sums a download must match besides its sha256.
 func extras(spec fetchSpec) []checksum.Sum {

@@ -128,6 +128,11 @@ func TestReadAhead(t *testing.T) {
 	if _, err := ra.Read(buf); !errors.Is(err, ErrClosed) {
 		t.Errorf("Read after Close: %v, want ErrClosed", err)
 	}
+	// A source cut short (io.ErrUnexpectedEOF) is not a clean end.
+	ra = ReadAhead(io.MultiReader(bytes.NewReader(src[:5000]), errReader{io.ErrUnexpectedEOF}), 4096, 2)
+	if _, err := io.ReadAll(ra); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("truncated source: err = %v, want io.ErrUnexpectedEOF", err)
+	}
 	// An error from the source reaches the reader.
 	boom := errors.New("boom")
 	ra = ReadAhead(io.MultiReader(bytes.NewReader(src[:5000]), errReader{boom}), 4096, 2)

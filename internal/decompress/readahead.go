@@ -50,16 +50,22 @@ func (ra *readAhead) fill(r io.Reader) {
 		case <-ra.done:
 			return
 		}
-		n, err := io.ReadFull(r, b)
+		// Fill the chunk, keeping r's own error: io.EOF is the end, and
+		// anything else (io.ErrUnexpectedEOF from a truncated gzip stream
+		// or HTTP body among them) must reach the reader as it is.
+		n := 0
+		var err error
+		for n < len(b) && err == nil {
+			var k int
+			k, err = r.Read(b[n:])
+			n += k
+		}
 		if n > 0 {
 			select {
 			case ra.full <- b[:n]:
 			case <-ra.done:
 				return
 			}
-		}
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
 		}
 		if err != nil {
 			ra.err = err
