@@ -19,7 +19,8 @@ type CacheGetter struct {
 	Repo  string
 }
 
-// Get opens path through the cache and returns its bytes as they arrive.
+// Get opens path through the cache and returns its bytes once the download
+// (with its failover from mirror to mirror) has ended.
 func (g CacheGetter) Get(ctx context.Context, path string) (io.ReadCloser, bool, error) {
 	clean, err := cache.CleanPath(path)
 	if err != nil {
@@ -32,23 +33,20 @@ func (g CacheGetter) Get(ctx context.Context, path string) (io.ReadCloser, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	rd, err := o.Follow(ctx)
-	if err != nil {
+	if err := o.Wait(ctx); err != nil {
 		o.Close()
 		return nil, false, err
 	}
-	return objectReader{rd, o}, o.Hit, nil
+	return objectReader{io.NewSectionReader(o.File(), 0, o.Size), o}, o.Hit, nil
 }
 
+// objectReader reads an object's file and closes the object.
 type objectReader struct {
-	io.ReadCloser
+	io.Reader
 	o *cache.Object
 }
 
-func (r objectReader) Close() error {
-	r.ReadCloser.Close()
-	return r.o.Close()
-}
+func (r objectReader) Close() error { return r.o.Close() }
 
 // HTTPGetter fetches through a running lazymirror server.
 type HTTPGetter struct {

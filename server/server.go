@@ -189,8 +189,10 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *cache.Ob
 	return s.stream(w, r, o)
 }
 
-// stream sends a download as it arrives. Until the first byte is sent, a
-// failed attempt is not the client's problem: it follows the next one.
+// stream sends a download as it arrives. Nothing is sent before the first
+// buffer is full (or the blob ends): an attempt that fails before that is
+// not the client's problem, which follows the next attempt instead. Once
+// bytes are sent, a failure breaks the response off.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, o *cache.Object) error {
 	ctx := r.Context()
 	buf := make([]byte, 64<<10)
@@ -200,13 +202,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, o *cache.Object)
 			s.fail(w, r, "", err)
 			return nil
 		}
-		n, err := io.ReadFull(rd, buf[:cap(buf)])
-		if n == 0 && err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && ctx.Err() == nil && tries < 8 {
+		n, err := io.ReadFull(rd, buf)
+		whole := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) // the blob fits in buf
+		if err != nil && !whole {
 			rd.Close()
-			continue // that attempt failed before any byte: follow the next
-		}
-		if n == 0 && err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			rd.Close()
+			if ctx.Err() == nil && tries < 8 {
+				continue // that attempt failed before any byte was sent: follow the next
+			}
 			s.fail(w, r, "", err)
 			return nil
 		}
@@ -219,11 +221,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, o *cache.Object)
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		}
 		w.WriteHeader(http.StatusOK)
-		if _, werr := w.Write(buf[:n]); werr != nil {
-			return nil // client gone; the download goes on for the others
-		}
-		if err != nil { // EOF after the first buffer: all sent
-			return nil
+		if _, werr := w.Write(buf[:n]); werr != nil || whole {
+			return nil // all sent, or the client left (the download goes on for the others)
 		}
 		_, err = io.CopyBuffer(w, rd, buf)
 		return err
