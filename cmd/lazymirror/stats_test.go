@@ -130,3 +130,48 @@ func TestStats(t *testing.T) {
 		}
 	}
 }
+
+// TestGCCommand: gc runs through a running server (POST /_/gc) and, with
+// the server stopped, on the data directory; both answer in JSON, and the
+// dry run changes nothing.
+func TestGCCommand(t *testing.T) {
+	fixture.Require(t, "dpkg-deb", "apt-ftparchive", "gpg")
+	arc := t.TempDir()
+	one := fixture.Deb{Name: "one-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10}
+	fixture.AptRepo(t, arc, nil, "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{one}})
+	m := fixture.NewMirror(t, arc, "/debian/")
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "lazymirror.yaml")
+	if err := os.WriteFile(cfg, []byte("repos:\n  debian: {type: deb, mirrors: ["+m.URL()+"], suites: [stable]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, stop := startServe(t, "--config", cfg, "--data-dir", data)
+	resp, err := http.Get(base + "/debian/" + one.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	gc := func(args ...string) map[string]any {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"gc", "--json", "--older-than", "0s"}, args...), noEnv, nil, &out, io.Discard); err != nil {
+			t.Fatalf("gc %v: %v", args, err)
+		}
+		var rep map[string]any
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("gc %v: %v\n%s", args, err, out.String())
+		}
+		return rep
+	}
+	// One snapshot, everything listed: nothing to drop, either way.
+	if rep := gc("--server", base, "--dry-run"); rep["snapshots"] != 0.0 || rep["blobs"] != 0.0 {
+		t.Errorf("gc through the server: %v", rep)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := gc("--config", cfg, "--data-dir", data); rep["snapshots"] != 0.0 || rep["entries"] != 0.0 || rep["blobs"] != 0.0 {
+		t.Errorf("gc on the data directory: %v", rep)
+	}
+}
