@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"lazymirror/checksum"
 	"lazymirror/index"
@@ -148,51 +145,9 @@ func verifyBlob(ctx context.Context, st *store.Store, d checksum.Digest, buf []b
 		return nil, nil
 	}
 	if opts.Repair {
-		if c.Quarantined, err = quarantine(f.Name(), opts.QuarantineDir, d); err != nil {
+		if c.Quarantined, err = st.Quarantine(d, opts.QuarantineDir); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
-}
-
-// quarantine renames the blob file at path into dir, as <digest> or, when a
-// blob of that name was quarantined before, <digest>.<n>, fsyncs both
-// directories and returns the new path.
-func quarantine(path, dir string, d checksum.Digest) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("quarantine %s: %w", d, err)
-	}
-	dst := filepath.Join(dir, d.String())
-	for n := 1; ; n++ {
-		_, err := os.Lstat(dst)
-		if errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return "", fmt.Errorf("quarantine %s: %w", d, err)
-		}
-		dst = filepath.Join(dir, fmt.Sprintf("%s.%d", d, n))
-	}
-	if err := os.Rename(path, dst); err != nil {
-		return "", fmt.Errorf("quarantine %s (the quarantine directory must be on the store's filesystem): %w", d, err)
-	}
-	for _, dir := range []string{dir, filepath.Dir(path)} {
-		if err := syncDir(dir); err != nil {
-			return "", fmt.Errorf("quarantine %s: %w", d, err)
-		}
-	}
-	return dst, nil
-}
-
-// syncDir fsyncs a directory so that a rename into or out of it is durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -386,3 +386,33 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// Quarantine moves blob d out of the store into dir (on the store's
+// filesystem), as <digest> or, when a blob of that name was quarantined
+// before, <digest>.<n>; both directories are fsynced. It returns the new
+// path. Open descriptors of the blob keep working.
+func (s *Store) Quarantine(d checksum.Digest, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("quarantine %s: %w", d, err)
+	}
+	dst := filepath.Join(dir, d.String())
+	for n := 1; ; n++ {
+		_, err := os.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("quarantine %s: %w", d, err)
+		}
+		dst = filepath.Join(dir, fmt.Sprintf("%s.%d", d, n))
+	}
+	if err := os.Rename(s.path(d), dst); err != nil {
+		return "", fmt.Errorf("quarantine %s (the quarantine directory must be on the store's filesystem): %w", d, err)
+	}
+	for _, dir := range []string{dir, filepath.Dir(s.path(d))} {
+		if err := syncDir(dir); err != nil {
+			return "", fmt.Errorf("quarantine %s: %w", d, err)
+		}
+	}
+	return dst, nil
+}

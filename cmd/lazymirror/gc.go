@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -99,24 +98,7 @@ func remoteGC(ctx context.Context, base string, opts cache.GCOptions, token stri
 	if opts.DryRun {
 		q.Set("dry_run", "1")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/_/gc?"+q.Encode(), nil)
-	if err != nil {
-		return cache.GCReport{}, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return cache.GCReport{}, fmt.Errorf("the data directory is held by a running server, and asking it failed: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return cache.GCReport{}, fmt.Errorf("%s answered %s", req.URL.Redacted(), resp.Status)
-	}
 	var rep cache.GCReport
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		return rep, fmt.Errorf("read gc report: %w", err)
-	}
-	return rep, nil
+	err := adminCall(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/_/gc?"+q.Encode(), token, &rep)
+	return rep, err
 }

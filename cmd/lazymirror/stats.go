@@ -96,26 +96,36 @@ func fetchReport(ctx context.Context, base string, fresh bool, token string) (*s
 	if fresh {
 		u += "?fresh=1"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var rep stats.Report
+	if err := adminCall(ctx, http.MethodGet, u, token, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// adminCall calls an admin endpoint of a running server and decodes its
+// JSON answer into out. token is the server's admin_token, for a server
+// that is not on this host.
+func adminCall(ctx context.Context, method, u, token string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("stats: %w", err)
+		return err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("the index is held by a running server, and asking it failed: %w", err)
+		return fmt.Errorf("the data directory is held by a running server, and asking it failed: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s (from another host, set LAZYMIRROR_ADMIN_TOKEN to the admin_token)", req.URL.Redacted(), resp.Status)
+		return fmt.Errorf("%s answered %s (from another host, set LAZYMIRROR_ADMIN_TOKEN to the admin_token)", req.URL.Redacted(), resp.Status)
 	}
-	var rep stats.Report
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		return nil, fmt.Errorf("read %s: %w", req.URL.Redacted(), err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("read %s: %w", req.URL.Redacted(), err)
 	}
-	return &rep, nil
+	return nil
 }
 
 // dialable turns a listen address into one to connect to (":8080" → "127.0.0.1:8080").
