@@ -463,6 +463,8 @@ func (p *parser) repos(n *yaml.Node, ttl time.Duration) []Repo {
 		name := f.key.Value
 		if !repoName.MatchString(name) {
 			p.fail(f.key, "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit", "invalid repo name %q", name)
+		} else if name == "metrics" { // the server answers /metrics itself
+			p.fail(f.key, "choose another name", "repo name %q is reserved: the server answers /%s itself", name, name)
 		}
 		r, hostNodes, ok := p.repo(f, name, ttl)
 		if !ok {

@@ -115,6 +115,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad size", "max_size: 50 gigs\n", `x.yaml:1:11: max_size: bad size the string "50 gigs"`, "50GiB"},
 		{"bad min_speed", "upstream: {min_speed: fast}\n", `x.yaml:1:23: min_speed: bad size the string "fast"`, "500MB"},
 		{"invalid repo name", "repos:\n  Debian_12: {" + repoOK + "}\n", `x.yaml:2:3: invalid repo name "Debian_12"`, "lower-case"},
+		{"reserved repo name", "repos:\n  metrics: {" + repoOK + "}\n", `x.yaml:2:3: repo name "metrics" is reserved`, "another name"},
 		{"repo name with slash", "repos:\n  'a/b': {" + repoOK + "}\n", `x.yaml:2:3: invalid repo name "a/b"`, "lower-case"},
 		{"listen without port", "listen: localhost\n", `x.yaml:1:9: listen "localhost": not host:port`, `":8080"`},
 		{"listen bad port", "listen: ':http-alt'\n", `x.yaml:1:9: listen ":http-alt": port "http-alt" is not a number`, "host:port"},
