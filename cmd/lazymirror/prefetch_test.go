@@ -110,3 +110,48 @@ func TestPrefetch(t *testing.T) {
 		t.Errorf("apt-get after prefetch caused %d upstream package fetches, want 0", got-before)
 	}
 }
+
+// TestPrefetchThenDNF: rpm -qa lines and names prefetched from a yum repo of
+// a mirror tree; then a real dnf gets them with no upstream rpm fetch.
+func TestPrefetchThenDNF(t *testing.T) {
+	fixture.Require(t, "rpmbuild", "createrepo_c", "gpg", "dnf")
+	tree := t.TempDir()
+	root := "releases/40/Everything/x86_64/os"
+	rpms := []fixture.RPM{
+		{Name: "foo", Version: "1.2", Release: "3.fc40", Arch: "noarch", Size: 8 << 10},
+		{Name: "bar", Version: "2.0", Release: "1.fc40", Arch: "x86_64", Size: 8 << 10},
+	}
+	fixture.BuildRPMs(t, filepath.Join(tree, root), "Packages", rpms)
+	key := fixture.NewKey(t)
+	fixture.YumRepo(t, filepath.Join(tree, root), fixture.YumOptions{Key: key})
+	m := fixture.NewMirror(t, tree, "/fedora/linux/")
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "lazymirror.yaml")
+	if err := os.WriteFile(cfg, []byte("listen: 127.0.0.1:0\nrepos:\n  fedora: {type: rpm, mirrors: ["+m.URL()+"]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	list := "foo-1.2-3.fc40.noarch\nbar\n"
+	args := []string{"prefetch", "--config", cfg, "--data-dir", data, "--repo", "fedora", "--suite", root, "--arch", "x86_64,noarch", "-"}
+	if err := run(context.Background(), args, noEnv, strings.NewReader(list), &out, io.Discard); err != nil {
+		t.Fatalf("prefetch: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "fetched 2 packages") {
+		t.Fatalf("prefetch summary: %s", out.String())
+	}
+	isRPM := func(rel string) bool { return strings.HasSuffix(rel, ".rpm") }
+	before := m.Total(isRPM)
+	base, _ := startServe(t, "--config", cfg, "--data-dir", data)
+	d := fixture.NewDNF(t)
+	d.AddRepo("lm", base+"/fedora/"+root+"/", key)
+	if out, err := d.Makecache(); err != nil {
+		t.Fatalf("dnf makecache: %v\n%s", err, out)
+	}
+	files, err := d.Download("foo", "bar")
+	if err != nil || len(files) != 2 {
+		t.Fatalf("dnf download: %v %v", files, err)
+	}
+	if got := m.Total(isRPM); got != before {
+		t.Errorf("dnf after prefetch caused %d upstream rpm fetches, want 0", got-before)
+	}
+}
