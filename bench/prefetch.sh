@@ -53,6 +53,7 @@ echo "== $n packages of ${kb} KiB ($((total / 1024 / 1024)) MiB), $jobs at a tim
 t0=$(date +%s.%N)
 xargs -P "$jobs" -n 16 curl -fsS -o /dev/null < "$work/urls"
 t1=$(date +%s.%N)
+[ -n "${PROFILE:-}" ] && (curl -fsS -o "$PROFILE" "http://127.0.0.1:18282/_/debug/pprof/profile?seconds=2" &)
 "$work/lazymirror" prefetch --config "$work/lazymirror.yaml" --server http://127.0.0.1:18282 --repo debian --jobs "$jobs" "$work/list" > "$work/summary"
 t2=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$n" -v bytes="$total" 'BEGIN{

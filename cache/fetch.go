@@ -184,14 +184,11 @@ const (
 // it is: a body cut short is an error, never an end. It closes body.
 func copyChunks(w io.Writer, body io.ReadCloser) (int64, error) {
 	ra := decompress.ReadAhead(body, chunkSize, chunkDepth)
-	n, err := io.CopyBuffer(writerOnly{w}, ra, make([]byte, chunkSize))
-	body.Close() // unblocks the read-ahead if it is still reading
+	n, err := ra.(io.WriterTo).WriteTo(w) // whole chunks, no copy
+	body.Close()                          // unblocks the read-ahead if it is still reading
 	ra.Close()
 	return n, err
 }
-
-// writerOnly hides a writer's ReadFrom, so io.CopyBuffer writes whole chunks.
-type writerOnly struct{ io.Writer }
 
 // extras are the weaker sums a download must match besides its sha256.
 func extras(spec fetchSpec) []checksum.Sum {

@@ -28,12 +28,14 @@ type Blob struct {
 }
 
 // PutBlob records (or replaces) the blob d. b.Priority is ignored: the index
-// sets it to the current cache age plus b.Hits.
+// sets it to the current cache age plus b.Hits. Concurrent calls share one
+// transaction (bbolt's Batch: one commit, one fsync, for downloads that end
+// together), so a call may wait a couple of milliseconds for company.
 func (db *DB) PutBlob(d checksum.Digest, b Blob) error {
 	if d.IsZero() {
 		return fmt.Errorf("put blob: zero digest: %w", ErrInvalid)
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
 		b.Priority = cacheAge(tx) + float64(b.Hits)
 		return tx.Bucket(bucketBlobs).Put(d[:], appendBlob(nil, b))
 	})

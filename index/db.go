@@ -80,6 +80,9 @@ type access struct {
 	last time.Time
 }
 
+// batchDelay bounds how long PutBlob waits to share a commit.
+const batchDelay = 2 * time.Millisecond
+
 // Open opens (creating if needed) the index at path and migrates it to the
 // current schema. It fails with ErrLocked when the file stays locked past
 // opts.Timeout and with ErrNewerSchema when a newer lazymirror wrote it.
@@ -110,6 +113,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := migrate(bdb); err != nil {
 		return nil, errors.Join(fmt.Errorf("index %s: %w", path, err), bdb.Close())
 	}
+	// Blob records of downloads ending together share one commit (see
+	// PutBlob); a lone one waits this long for company.
+	bdb.MaxBatchDelay = batchDelay
 	return &DB{bolt: bdb, path: path, now: now, access: make(map[checksum.Digest]access)}, nil
 }
 

@@ -118,6 +118,13 @@ func TestReadAhead(t *testing.T) {
 		t.Fatalf("ReadAhead: %d bytes, err %v", len(got), err)
 	}
 	ra.Close()
+	// WriteTo hands over the same bytes.
+	var out bytes.Buffer
+	ra = ReadAhead(bytes.NewReader(src), 4096, 3)
+	if n, err := ra.(io.WriterTo).WriteTo(&out); err != nil || n != int64(len(src)) || !bytes.Equal(out.Bytes(), src) {
+		t.Fatalf("WriteTo: %d bytes, err %v", n, err)
+	}
+	ra.Close()
 	// Closing early stops the goroutine without reading the rest.
 	ra = ReadAhead(bytes.NewReader(src), 4096, 3)
 	buf := make([]byte, 10)

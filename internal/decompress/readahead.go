@@ -13,16 +13,18 @@ var ErrClosed = errors.New("read ahead: closed")
 // bytes ahead of the consumer, so that decompressing (one core) overlaps
 // parsing (the other). Closing the returned reader stops the goroutine and
 // waits for it, so the caller may close r afterwards; Close therefore waits
-// for a read of r in progress to return.
+// for a read of r in progress to return. Chunks are allocated as the
+// reader gets ahead, so a short source costs one chunk, not depth. The
+// returned reader is also an io.WriterTo that hands each chunk to the
+// destination as it is, with no copy.
 func ReadAhead(r io.Reader, chunkSize, depth int) io.ReadCloser {
 	ra := &readAhead{
 		full:   make(chan []byte, depth),
 		free:   make(chan []byte, depth+1),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
-	}
-	for range depth + 1 {
-		ra.free <- make([]byte, chunkSize)
+		size:   chunkSize,
+		left:   depth + 1,
 	}
 	go ra.fill(r)
 	return ra
@@ -38,16 +40,36 @@ type readAhead struct {
 
 	cur []byte // chunk being consumed
 	buf []byte // its backing buffer, returned to free when consumed
+
+	size, left int // chunk size; chunks fill may still allocate
+}
+
+// chunk returns a free chunk, allocating one while fewer than depth+1
+// exist, or nil once Close was called.
+func (ra *readAhead) chunk() []byte {
+	select {
+	case b := <-ra.free:
+		return b
+	default:
+	}
+	if ra.left > 0 {
+		ra.left--
+		return make([]byte, ra.size)
+	}
+	select {
+	case b := <-ra.free:
+		return b
+	case <-ra.done:
+		return nil
+	}
 }
 
 func (ra *readAhead) fill(r io.Reader) {
 	defer close(ra.exited)
 	defer close(ra.full)
 	for {
-		var b []byte
-		select {
-		case b = <-ra.free:
-		case <-ra.done:
+		b := ra.chunk()
+		if b == nil {
 			return
 		}
 		// Fill the chunk, keeping r's own error: io.EOF is the end, and
@@ -94,6 +116,34 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 	n := copy(p, ra.cur)
 	ra.cur = ra.cur[n:]
 	return n, nil
+}
+
+// WriteTo writes each chunk to w as it arrives, until the source ends (nil)
+// or fails (its error).
+func (ra *readAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(ra.cur) == 0 {
+			if ra.buf != nil {
+				ra.free <- ra.buf[:cap(ra.buf)]
+				ra.buf = nil
+			}
+			b, ok := <-ra.full
+			if !ok {
+				if ra.err == io.EOF {
+					return total, nil
+				}
+				return total, ra.err
+			}
+			ra.cur, ra.buf = b, b
+		}
+		n, err := w.Write(ra.cur)
+		total += int64(n)
+		ra.cur = ra.cur[n:]
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Close stops the read-ahead goroutine and waits for it to return. It does
