@@ -138,19 +138,24 @@ func (s *Server) serveRepo(w http.ResponseWriter, r *http.Request, repo, rel str
 	defer o.Close()
 	s.metrics.request(repo, o)
 	cw := &countingWriter{ResponseWriter: w}
-	s.setHeaders(cw, rel, o)
-	err = s.serveObject(cw, r, o)
+	s.setHeaders(cw, repo, rel, o)
+	err = s.serveObject(cw, r, repo, o)
 	s.metrics.served(repo, cw.n)
 	s.cache.Served(repo, cw.n)
 	if err != nil {
 		s.log.Warn("response broken off", "repo", repo, "path", rel, "sent", cw.n, "err", err)
 		panic(http.ErrAbortHandler) // the client must not take a short body for a whole one
 	}
-	s.log.Debug("served", "repo", repo, "path", rel, "class", o.Class, "hit", o.Hit, "bytes", cw.n, "dur", time.Since(start))
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("served", "repo", repo, "path", rel, "class", o.Class, "hit", o.Hit, "bytes", cw.n, "dur", time.Since(start))
+	}
 }
 
-// setHeaders sets what every response of an object carries.
-func (s *Server) setHeaders(w http.ResponseWriter, rel string, o *cache.Object) {
+// setHeaders sets what every response of an object carries. Packages and
+// by-hash files never change; anything else may change at its URL, so
+// caches between lazymirror and clients keep it no longer than the repo's
+// metadata TTL.
+func (s *Server) setHeaders(w http.ResponseWriter, repo, rel string, o *cache.Object) {
 	h := w.Header()
 	ct := mime.TypeByExtension(path.Ext(rel))
 	if ct == "" || o.Class == "package" {
@@ -162,23 +167,27 @@ func (s *Server) setHeaders(w http.ResponseWriter, rel string, o *cache.Object) 
 	}
 	if o.Class == "package" || strings.Contains(rel, "/by-hash/") {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		h.Set("Cache-Control", "public, max-age=60")
+	} else if rc, ok := s.cfg.Repo(repo); ok {
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(rc.MetadataTTL.Seconds())))
 	}
-	h.Set("X-Cache", map[bool]string{true: "HIT", false: "MISS"}[o.Hit])
+	if o.Hit {
+		h.Set("X-Cache", "HIT")
+	} else {
+		h.Set("X-Cache", "MISS")
+	}
 }
 
 // serveObject writes the object. A stored blob goes through ServeContent;
 // a download in progress is streamed, except for requests that need the
 // whole file first (Range, conditionals), which wait for it.
-func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *cache.Object) error {
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, repo string, o *cache.Object) error {
 	if o.File() == nil && r.Method == http.MethodHead && o.Size >= 0 && !o.Digest.IsZero() {
 		w.Header().Set("Content-Length", strconv.FormatInt(o.Size, 10))
 		return nil
 	}
 	if o.File() == nil && (r.Header.Get("Range") != "" || r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != "" || r.Method == http.MethodHead) {
 		if err := o.Wait(r.Context()); err != nil {
-			s.fail(w, r, "", err)
+			s.fail(w, r, repo, err)
 			return nil
 		}
 	}
@@ -186,20 +195,20 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, o *cache.Ob
 		http.ServeContent(w, r, "", o.ModTime, f)
 		return nil
 	}
-	return s.stream(w, r, o)
+	return s.stream(w, r, repo, o)
 }
 
 // stream sends a download as it arrives. Nothing is sent before the first
 // buffer is full (or the blob ends): an attempt that fails before that is
 // not the client's problem, which follows the next attempt instead. Once
 // bytes are sent, a failure breaks the response off.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, o *cache.Object) error {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, repo string, o *cache.Object) error {
 	ctx := r.Context()
 	buf := make([]byte, 64<<10)
 	for tries := 0; ; tries++ {
 		rd, err := o.Follow(ctx)
 		if err != nil {
-			s.fail(w, r, "", err)
+			s.fail(w, r, repo, err)
 			return nil
 		}
 		n, err := io.ReadFull(rd, buf)
@@ -209,7 +218,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, o *cache.Object)
 			if ctx.Err() == nil && tries < 8 {
 				continue // that attempt failed before any byte was sent: follow the next
 			}
-			s.fail(w, r, "", err)
+			s.fail(w, r, repo, err)
 			return nil
 		}
 		defer rd.Close()
