@@ -2,7 +2,8 @@
 # bench/prefetch.sh — prefetch of N packages (default 500) through lazymirror
 # from a local upstream (nginx), against a plain parallel curl of the same
 # URLs from that upstream, in one run on this machine.
-# Needs nginx, curl, dpkg-deb, apt-ftparchive (scripts/test.sh installs them).
+# Needs nginx and curl (apt-get install nginx-light curl), dpkg-deb and apt-ftparchive
+# (scripts/test.sh installs those two).
 # Usage: bench/prefetch.sh [N] [SIZE_KB] [JOBS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ work=$(mktemp -d /tmp/lazymirror-prefetch.XXXXXX)
 chmod 755 "$work"
 cleanup() { nginx -c "$work/nginx.conf" -s stop 2>/dev/null || true; [ -n "${lmpid:-}" ] && kill "$lmpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-for t in nginx curl dpkg-deb apt-ftparchive; do command -v $t >/dev/null || { echo "bench/prefetch.sh: $t is missing" >&2; exit 1; }; done
+for t in nginx curl dpkg-deb apt-ftparchive; do command -v $t >/dev/null || { echo "bench/prefetch.sh: $t is missing (as root: apt-get install nginx-light curl dpkg-dev apt-utils)" >&2; exit 1; }; done
 echo "== machine: $(uname -srm); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(go version | cut -d' ' -f3)"
 go build -o "$work/lazymirror" ./cmd/lazymirror
 

@@ -7,7 +7,7 @@
 #      (-t2 -c32 -d10s, median of 3 runs; wrk shares the machine's cores);
 #   2. a cold miss: a 1 GB file through lazymirror (nginx as the upstream)
 #      vs a direct download from nginx, with lazymirror's peak RSS.
-# Needs nginx, wrk and curl (scripts/test.sh installs them as root).
+# Needs nginx, wrk and curl: apt-get install nginx-light wrk curl (as root).
 # Usage: bench/serve.sh [DURATION]   (default 10s; ONLY=hits or ONLY=miss runs one part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 keep=${KEEP:-}
 
-for t in nginx wrk curl; do command -v $t >/dev/null || { echo "bench/serve.sh: $t is missing (scripts/test.sh installs it)" >&2; exit 1; }; done
+for t in nginx wrk curl; do command -v $t >/dev/null || { echo "bench/serve.sh: $t is missing (as root: apt-get install nginx-light wrk curl)" >&2; exit 1; }; done
 
 echo "== machine: $(uname -srm); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(free -g | awk '/Mem:/{print $2" GiB"}'); $(go version | cut -d' ' -f3); $(nginx -v 2>&1)"
 go build -o "$work/lazymirror" ./cmd/lazymirror

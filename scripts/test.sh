@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools=(dpkg-deb apt-ftparchive gpg rpmbuild createrepo_c dnf xz zstd bzip2 nginx wrk)
-pkgs=(dpkg-dev apt-utils gnupg rpm createrepo-c dnf dnf-plugins-core xz-utils zstd bzip2 nginx-light wrk)
+tools=(dpkg-deb apt-ftparchive gpg gpgconf apt-get rpmbuild createrepo_c dnf)
+pkgs=(dpkg-dev apt-utils gnupg rpm createrepo-c dnf dnf-plugins-core)
 missing=0
 for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing=1; done
 [ -f /usr/lib/python3/dist-packages/dnf-plugins/download.py ] || missing=1
@@ -17,7 +17,7 @@ if [ "$missing" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+    apt-get install -y -q "${pkgs[@]}"
   else
     echo "scripts/test.sh: some test tools are missing; run as root to install: ${pkgs[*]}" >&2
   fi
