@@ -42,7 +42,7 @@ NGINX
 nginx -c "$work/nginx.conf"
 cat > "$work/lazymirror.yaml" <<YAML
 listen: 127.0.0.1:18282
-data_dir: $work/data
+data_dir: ${DATA_DIR:-$work/data}
 repos:
   debian: {type: deb, mirrors: [http://127.0.0.1:18281/debian/], suites: [stable]}
 YAML
