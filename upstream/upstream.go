@@ -241,10 +241,13 @@ func (m *Mirror) URL() *url.URL {
 // String returns the mirror's base URL, any password replaced by "xxxxx".
 func (m *Mirror) String() string { return m.base.Redacted() }
 
-// Candidates returns the mirrors to try, in order: every closed mirror,
+// Candidates returns the mirrors to try, in order: at most one half-open
+// mirror whose cool-down has elapsed and whose probe is not yet in flight
+// (the one that opened earliest) first, so that a recovered mirror is
+// probed and comes back even while the others are healthy (if the probe
+// fails, the caller goes on to the next); then every closed mirror,
 // healthiest first (unknown health is neutral; ties keep the configured
-// order), then at most one half-open mirror whose cool-down has elapsed and
-// whose probe is not yet in flight (the one that opened earliest). Open
+// order). Open
 // mirrors are left out, with one exception: when no mirror is closed or
 // half-open, Candidates returns the open mirror whose cool-down ends first,
 // so a repository whose mirrors all broke briefly still tries one rather
@@ -278,7 +281,7 @@ func (p *Pool) Candidates() []*Mirror {
 	}
 	switch {
 	case halfOpen != nil:
-		return append(closed, halfOpen)
+		return append([]*Mirror{halfOpen}, closed...)
 	case len(closed) == 0 && soonest != nil:
 		return []*Mirror{soonest}
 	}

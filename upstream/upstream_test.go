@@ -311,7 +311,7 @@ func TestBreakerOpensAndReopens(t *testing.T) {
 			clk.Advance(30*time.Second - 1)
 			wantCandidates(ok)
 			clk.Advance(1)
-			wantCandidates(ok, bad)
+			wantCandidates(bad, ok) // the probe goes first
 			if st := p.Status()[0]; st.State != "half-open" {
 				t.Fatalf("state after cool-down = %q, want half-open", st.State)
 			}
@@ -321,7 +321,7 @@ func TestBreakerOpensAndReopens(t *testing.T) {
 			}
 			wantCandidates(ok)
 			clk.Advance(30 * time.Second)
-			wantCandidates(ok, bad)
+			wantCandidates(bad, ok)
 		})
 	}
 }
@@ -383,8 +383,8 @@ func TestProbe(t *testing.T) {
 	if _, err := p.Get(context.Background(), mb, "missing", nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("probe Get(missing) = %v, want ErrNotFound", err)
 	}
-	if got := p.Candidates(); !slices.Equal(got, []*Mirror{mg, mb}) {
-		t.Fatalf("Candidates() after 404 probe = %v, want %v then the half-open %v", got, mg, mb)
+	if got := p.Candidates(); !slices.Equal(got, []*Mirror{mb, mg}) {
+		t.Fatalf("Candidates() after 404 probe = %v, want the half-open %v (its probe) then %v", got, mb, mg)
 	}
 
 	// Many callers try the half-open mirror at once: exactly one request is
