@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,20 +32,15 @@ Flags:
 `
 
 func runGC(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, gcHelp); fs.PrintDefaults() }
+	fs := newFlags("gc", gcHelp, stderr)
 	var dd dataDirFlags
 	dd.register(fs)
 	olderThan := fs.Duration("older-than", 24*time.Hour, "spare blobs stored more recently than this `age`")
 	dryRun := fs.Bool("dry-run", false, "report what would be dropped; change nothing")
 	server := fs.String("server", "", "ask the lazymirror at this `URL` (default: when serve holds the data directory, the config's listen address)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	cfg, err := dd.load(getenv)
 	if err != nil {

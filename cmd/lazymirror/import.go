@@ -53,22 +53,14 @@ Flags:
 `
 
 func runImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("import", importHelp, stderr)
 	var dd dataDirFlags
 	dd.register(fs)
 	cp := fs.Bool("copy", false, "copy files into the store instead of hard-linking them (for files that may later be modified in place)")
 	move := fs.Bool("move", false, "remove each source file once it is safely stored (also when the store already had it); skipped files stay")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (for scripts)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, importHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprint(stderr, "lazymirror import: name at least one directory or file\n\n")

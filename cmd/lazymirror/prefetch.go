@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -55,9 +54,7 @@ Flags:
 var errIncomplete = errors.New("some packages were not fetched")
 
 func runPrefetch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("prefetch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, prefetchHelp); fs.PrintDefaults() }
+	fs := newFlags("prefetch", prefetchHelp, stderr)
 	var dd dataDirFlags
 	dd.register(fs)
 	repo := fs.String("repo", "", "the `repo` (as named in the config) to prefetch from")
@@ -66,11 +63,8 @@ func runPrefetch(ctx context.Context, args []string, getenv func(string) string,
 	jobs := fs.Int("jobs", 4, "`downloads` at once")
 	server := fs.String("server", "", "go through the lazymirror at this `URL` (default: when serve holds the data directory, the config's listen address)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if *repo == "" || fs.NArg() != 1 {
 		fmt.Fprint(stderr, "lazymirror prefetch: name a --repo and one FILE (or - for standard input)\n\n")

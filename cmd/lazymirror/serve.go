@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,24 +19,23 @@ import (
 	"lazymirror/store"
 )
 
+const serveHelp = `Usage: lazymirror serve [flags]
+
+Run the mirror. Clients use http://HOST:PORT/<repo>/ as their mirror URL,
+or a virtual host name from the config.
+
+`
+
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", serveHelp, stderr)
 	cfgPath := fs.String("config", "", "YAML configuration `file`; without it, mirror what this host's apt and dnf use")
 	listen := fs.String("listen", "", "listen `address` (overrides the config; default :8080)")
 	dataDir := fs.String("data-dir", "", "`directory` for blobs and the index (overrides the config)")
 	sourcesRoot := fs.String("sources-root", "/", "with no --config: the root `directory` whose etc/apt and etc/yum.repos.d are read")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	grace := fs.Duration("shutdown-grace", 20*time.Second, "on SIGINT/SIGTERM, how long running requests and downloads get to finish before they are dropped (cleanly: nothing half-written stays)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: lazymirror serve [flags]\n\nRun the mirror. Clients use http://HOST:PORT/<repo>/ as their mirror URL,\nor a virtual host name from the config.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {

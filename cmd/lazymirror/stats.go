@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,16 +17,7 @@ import (
 	"lazymirror/stats"
 )
 
-func runStats(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var dd dataDirFlags
-	dd.register(fs)
-	serverURL := fs.String("server", "", "ask the lazymirror at this `URL` (default: read the data directory; when a running server holds it, ask that server at the config's listen address)")
-	asJSON := fs.Bool("json", false, "print JSON for scripts instead of tables")
-	fresh := fs.Bool("fresh", false, "from a server: wait for figures computed now (it otherwise answers at once with figures at most 10s old)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: lazymirror stats [flags]
+const statsHelp = `Usage: lazymirror stats [flags]
 
 Print what lazymirror has saved: requests, hits and misses, bytes served and
 fetched, blobs and bytes stored, paths known, and deduplication (paths that
@@ -37,14 +27,17 @@ A running server holds the index; stats then asks it (its /_/stats endpoint,
 which answers loopback clients, or others sending the admin token from
 LAZYMIRROR_ADMIN_TOKEN). With no server running it reads the index itself.
 
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+`
+
+func runStats(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("stats", statsHelp, stderr)
+	var dd dataDirFlags
+	dd.register(fs)
+	serverURL := fs.String("server", "", "ask the lazymirror at this `URL` (default: read the data directory; when a running server holds it, ask that server at the config's listen address)")
+	asJSON := fs.Bool("json", false, "print JSON for scripts instead of tables")
+	fresh := fs.Bool("fresh", false, "from a server: wait for figures computed now (it otherwise answers at once with figures at most 10s old)")
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	cfg, err := dd.load(getenv)
 	if err != nil {

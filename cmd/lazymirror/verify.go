@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -56,21 +54,13 @@ type corruptJSON struct {
 }
 
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("verify", verifyHelp, stderr)
 	var dd dataDirFlags
 	dd.register(fs)
 	repair := fs.Bool("repair", false, "quarantine corrupt blobs and drop the index records of corrupt and missing ones, so they are fetched again")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (for scripts)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, verifyHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "lazymirror verify: unexpected argument %q\n\n", fs.Arg(0))
