@@ -38,6 +38,7 @@ import (
 	"lazymirror/checksum"
 	"lazymirror/config"
 	"lazymirror/index"
+	"lazymirror/stats"
 	"lazymirror/store"
 	"lazymirror/upstream"
 )
@@ -147,7 +148,12 @@ func (c *Cache) Close(ctx context.Context) error {
 		<-done
 	}
 	c.cancel()
-	return c.FlushCounters()
+	// Leave the final figures in the index, for `stats` with no server.
+	rep, err := c.Report(ctx)
+	if err == nil {
+		err = stats.Save(c.idx, rep)
+	}
+	return err
 }
 
 // Idle waits until no download runs (each one's index records and any

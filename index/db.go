@@ -45,6 +45,7 @@ var (
 
 	keyVersion = []byte("version")
 	keyAge     = []byte("age")
+	keyReport  = []byte("report")
 )
 
 // DefaultTimeout is how long Open waits for the file lock when Options.Timeout is zero.

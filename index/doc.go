@@ -28,6 +28,9 @@
 //	  version : uvarint         schema version (the last migration applied)
 //	  age     : float64 (8B BE) LFUDA cache age L: raised to the priority of
 //	                            each evicted blob (since v2; absent = 0)
+//	  report  : txid (8B BE) + JSON   the last statistics report and the
+//	                            transaction that stored it (optional: absent
+//	                            = none; older binaries ignore it)
 //	entries/
 //	  <repo>/                   one nested bucket per repository
 //	    <path> : entry          path relative to the repo, as served

@@ -12,10 +12,9 @@ import (
 )
 
 // BenchmarkCompute computes the report over an index of 1,000,000 paths
-// and 200,000 blobs (each blob reached by five paths in two repos). The
-// server answers /_/stats from the last report, recomputed in the
-// background; this is what that recomputation (and `stats` reading the
-// index with no server) costs.
+// and 200,000 blobs (each blob reached by five paths in two repos): what
+// the server's background recomputation costs; and loads the report a
+// stopped server saved: what `stats` with no server running costs.
 func BenchmarkCompute(b *testing.B) {
 	const blobs, perBlob = 200_000, 5
 	db, err := index.Open(filepath.Join(b.TempDir(), "index.db"), index.Options{UnsafeNoSync: true})
@@ -41,11 +40,25 @@ func BenchmarkCompute(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		r, err := Compute(db, []string{"debian", "ubuntu"}, nil, now)
-		if err != nil || r.Paths != blobs*perBlob || r.Blobs != blobs {
-			b.Fatalf("report: %d paths, %d blobs, %v", r.Paths, r.Blobs, err)
+	var r *Report
+	b.Run("compute", func(b *testing.B) {
+		for b.Loop() {
+			r, err = Compute(db, []string{"debian", "ubuntu"}, nil, now)
+			if err != nil || r.Paths != blobs*perBlob || r.Blobs != blobs {
+				b.Fatalf("report: %d paths, %d blobs, %v", r.Paths, r.Blobs, err)
+			}
 		}
+	})
+	// What `stats` costs with no server running, after a server stopped
+	// and saved its last report.
+	if err := Save(db, r); err != nil {
+		b.Fatal(err)
 	}
+	b.Run("load", func(b *testing.B) {
+		for b.Loop() {
+			if got, err := Load(db); err != nil || got == nil || got.Paths != r.Paths {
+				b.Fatalf("load: %v %v", got, err)
+			}
+		}
+	})
 }

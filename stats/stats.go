@@ -12,6 +12,7 @@ package stats
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -297,4 +298,37 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Save stores r in the index for Load. Mirror breaker states are left out:
+// they describe a server that will not be running when the report is read.
+func Save(idx *index.DB, r *Report) error {
+	saved := *r
+	saved.Repos = make([]Repo, len(r.Repos))
+	for i, rr := range r.Repos {
+		rr.Mirrors = slices.Clone(rr.Mirrors)
+		for j := range rr.Mirrors {
+			rr.Mirrors[j].State, rr.Mirrors[j].LastError = "", ""
+		}
+		saved.Repos[i] = rr
+	}
+	data, err := json.Marshal(&saved)
+	if err != nil {
+		return fmt.Errorf("save stats: %w", err)
+	}
+	return idx.PutReport(data)
+}
+
+// Load returns the report Save stored when nothing was written to the index
+// since (so it is what Compute would return now), else nil.
+func Load(idx *index.DB) (*Report, error) {
+	data, current, err := idx.Report()
+	if err != nil || !current || data == nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("load stats: %w", err)
+	}
+	return &r, nil
 }

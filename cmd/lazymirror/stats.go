@@ -80,6 +80,10 @@ func readReport(cfg *config.Config) (*stats.Report, error) {
 			return nil, err
 		}
 	}
+	// The report the server left when it stopped, if nothing changed since.
+	if rep, err := stats.Load(idx); err != nil || rep != nil {
+		return rep, err
+	}
 	return stats.Compute(idx, repos, nil, time.Now())
 }
 
