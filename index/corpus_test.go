@@ -70,36 +70,21 @@ func inReleaseRecords(t testing.TB, name string) ([]Record, int) {
 // debianPackages holds bookworm's Packages as records (Filename, Size,
 // SHA256) and the number of stanzas, read once per test binary.
 var debianPackages = sync.OnceValues(func() ([]Record, error) {
-	f, err := os.Open(corpusPackages)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := decompress.Open(f, corpusPackages, decompress.DefaultLimit)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
 	var (
-		recs    []Record
-		cur     Record
-		scanner = bufio.NewScanner(r)
+		recs []Record
+		cur  Record
 	)
-	scanner.Buffer(make([]byte, 0, 1<<16), 1<<20)
-	for scanner.Scan() {
-		line := scanner.Text()
+	err := scanLines(corpusPackages, func(b []byte) error {
+		var err error
+		line := string(b)
 		name, value, _ := strings.Cut(line, ": ")
 		switch name {
 		case "Filename":
 			cur.Path = value
 		case "Size":
-			if cur.Entry.Size, err = strconv.ParseInt(value, 10, 64); err != nil {
-				return nil, err
-			}
+			cur.Entry.Size, err = strconv.ParseInt(value, 10, 64)
 		case "SHA256":
-			if cur.Entry.Digest, err = checksum.ParseDigest(value); err != nil {
-				return nil, err
-			}
+			cur.Entry.Digest, err = checksum.ParseDigest(value)
 		case "":
 			if line == "" && cur.Path != "" {
 				cur.Entry.Kind, cur.Entry.Snapshot = Package, 1
@@ -107,12 +92,13 @@ var debianPackages = sync.OnceValues(func() ([]Record, error) {
 				cur = Record{}
 			}
 		}
-	}
+		return err
+	})
 	if cur.Path != "" {
 		cur.Entry.Kind, cur.Entry.Snapshot = Package, 1
 		recs = append(recs, cur)
 	}
-	return recs, scanner.Err()
+	return recs, err
 })
 
 var (
@@ -124,44 +110,51 @@ var (
 // appstreamPackages holds CentOS Stream 9 AppStream's primary.xml as
 // records (location href, package size, sha256), read once per test binary.
 var appstreamPackages = sync.OnceValues(func() ([]Record, error) {
-	f, err := os.Open(corpusPrimary)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := decompress.Open(f, corpusPrimary, decompress.DefaultLimit)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
 	var (
-		recs    []Record
-		cur     Record
-		scanner = bufio.NewScanner(r)
+		recs []Record
+		cur  Record
 	)
-	scanner.Buffer(make([]byte, 0, 1<<16), 1<<20)
-	for scanner.Scan() {
-		line := scanner.Bytes()
+	err := scanLines(corpusPrimary, func(line []byte) error {
+		var err error
 		if m := primaryChecksum.FindSubmatch(line); m != nil {
-			if cur.Entry.Digest, err = checksum.ParseDigest(string(m[1])); err != nil {
-				return nil, err
-			}
+			cur.Entry.Digest, err = checksum.ParseDigest(string(m[1]))
 		} else if m := primarySize.FindSubmatch(line); m != nil {
-			if cur.Entry.Size, err = strconv.ParseInt(string(m[1]), 10, 64); err != nil {
-				return nil, err
-			}
+			cur.Entry.Size, err = strconv.ParseInt(string(m[1]), 10, 64)
 		} else if m := primaryLocation.FindSubmatch(line); m != nil {
 			cur.Path = string(m[1])
 			if cur.Entry.Digest.IsZero() || cur.Entry.Size == 0 {
-				return nil, fmt.Errorf("location %s before its checksum or size", cur.Path)
+				return fmt.Errorf("location %s before its checksum or size", cur.Path)
 			}
 			cur.Entry.Kind, cur.Entry.Snapshot = Package, 2
 			recs = append(recs, cur)
 			cur = Record{}
 		}
-	}
-	return recs, scanner.Err()
+		return err
+	})
+	return recs, err
 })
+
+// scanLines calls fn with each line of a corpus file, decompressed.
+func scanLines(path string, fn func(line []byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := decompress.Open(f, path, decompress.DefaultLimit)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, 0, 1<<16), 1<<20)
+	for scanner.Scan() {
+		if err := fn(scanner.Bytes()); err != nil {
+			return err
+		}
+	}
+	return scanner.Err()
+}
 
 // mustRecords unwraps a OnceValues corpus loader.
 func mustRecords(t testing.TB, load func() ([]Record, error)) []Record {

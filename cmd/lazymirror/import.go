@@ -67,11 +67,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		fs.Usage()
 		return errUsage
 	}
-	dir, err := dd.dir(getenv)
-	if err != nil {
-		return err
-	}
-	st, idx, closeData, err := openData(dir)
+	_, st, idx, closeData, err := dd.open(getenv)
 	if err != nil {
 		return err
 	}
@@ -137,13 +133,15 @@ func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, error) 
 	return cfg, nil
 }
 
-// dir resolves the data directory (see load).
-func (d *dataDirFlags) dir(getenv func(string) string) (string, error) {
+// open resolves the data directory (see load) and opens its store and
+// index, exclusively (see openData).
+func (d *dataDirFlags) open(getenv func(string) string) (string, *store.Store, *index.DB, func(), error) {
 	cfg, err := d.load(getenv)
 	if err != nil {
-		return "", err
+		return "", nil, nil, nil, err
 	}
-	return cfg.DataDir, nil
+	st, idx, closeData, err := openData(cfg.DataDir)
+	return cfg.DataDir, st, idx, closeData, err
 }
 
 // openData opens the store and index in the data directory dir,

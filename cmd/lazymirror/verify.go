@@ -67,11 +67,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		fs.Usage()
 		return errUsage
 	}
-	dir, err := dd.dir(getenv)
-	if err != nil {
-		return err
-	}
-	st, idx, closeData, err := openData(dir)
+	dir, st, idx, closeData, err := dd.open(getenv)
 	if err != nil {
 		return err
 	}
