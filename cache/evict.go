@@ -46,6 +46,20 @@ func (ev *evictor) release(d checksum.Digest) {
 	ev.mu.Unlock()
 }
 
+// removeUnlessUsed runs remove unless a client holds d, and says whether it
+// ran. Holding ev.mu meanwhile (an unlink: microseconds) makes the check
+// and the removal one step: a client that holds d after it finds the blob
+// gone from the store, and fetches it again, never a blob that vanishes
+// under its hold.
+func (ev *evictor) removeUnlessUsed(d checksum.Digest, remove func() error) (bool, error) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if ev.inUse[d] > 0 {
+		return false, nil
+	}
+	return true, remove()
+}
+
 func (ev *evictor) used(d checksum.Digest) bool {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
@@ -154,8 +168,15 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 		if _, err := c.idx.Evict(cd.d); err != nil && !errors.Is(err, index.ErrNotFound) {
 			return rep, err
 		}
-		if err := c.store.Remove(cd.d); err != nil {
+		removed, err := c.ev.removeUnlessUsed(cd.d, func() error { return c.store.Remove(cd.d) })
+		if err != nil {
 			return rep, fmt.Errorf("evict %s: %w", cd.d, err)
+		}
+		if !removed { // a client took it meanwhile: it stays, with its record
+			if err := c.idx.PutBlob(cd.d, cd.b); err != nil {
+				return rep, err
+			}
+			continue
 		}
 		c.ev.add(-cd.size)
 		total -= cd.size

@@ -52,20 +52,57 @@ func (c *Cache) startFlight(spec fetchSpec) *Object {
 // context, records the result, and ends the flight.
 func (c *Cache) run(f *flight, spec fetchSpec) {
 	defer c.wg.Done()
-	defer c.flights.remove(f)
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.FetchTimeout)
 	defer cancel()
-	// Maybe it was stored while this flight was being set up.
+	held, ok := c.download(ctx, f, spec)
+	// An eviction this download calls for runs as a flight of its own (so
+	// Idle, and so stats and gc, wait for it), joined before this one
+	// leaves the set so that the set is never empty in between.
+	var evict *flight
+	if c.ev.over() {
+		if ef, leader := c.flights.join("evict"); leader {
+			evict = ef
+		} // else one runs, and checks the size again when done
+	}
+	// Out of the set before any eviction, and only then is the flight's
+	// own hold let go: a request from now on finds the blob in the store
+	// (or, once evicted, fetches it again) and never joins a flight whose
+	// blob is gone.
+	c.flights.remove(f)
+	if ok {
+		c.ev.release(held)
+	}
+	if evict != nil {
+		_, err := c.Evict(ctx)
+		if err != nil {
+			c.log.Warn("eviction", "err", err)
+		}
+		evict.finish(checksum.Digest{}, 0, err, nil)
+		c.flights.remove(evict)
+	}
+}
+
+// download runs the flight's download (unless the blob was stored while
+// the flight was set up), records it and ends the flight. When ok, the
+// flight holds the blob against eviction; the caller releases it.
+func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (held checksum.Digest, ok bool) {
 	if !spec.digest.IsZero() {
+		c.ev.hold(spec.digest, 1)
 		if size, err := c.store.Stat(spec.digest); err == nil {
 			f.finish(spec.digest, size, nil, c.ev.hold)
-			return
+			return spec.digest, true
 		}
+		c.ev.release(spec.digest)
 	}
-	d, size, err := c.download(ctx, f, spec)
-	if err == nil {
-		err = c.record(spec, d, size)
+	d, size, err := c.fetch(ctx, f, spec)
+	if err != nil {
+		f.finish(d, size, err, c.ev.hold)
+		return d, false
 	}
+	// From its record on, the blob is an eviction candidate; the flight
+	// holds it until it has left the set of flights (see run).
+	c.ev.hold(d, 1)
+	err = c.record(spec, d, size)
 	f.finish(d, size, err, c.ev.hold)
 	if err == nil {
 		// Requests that joined this download were hits on its blob, now
@@ -77,15 +114,11 @@ func (c *Cache) run(f *flight, spec fetchSpec) {
 			c.idx.Touch(d)
 		}
 	}
-	if c.ev.over() {
-		if _, err := c.Evict(ctx); err != nil {
-			c.log.Warn("eviction", "err", err)
-		}
-	}
+	return d, true
 }
 
-// download tries each candidate mirror in turn.
-func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (checksum.Digest, int64, error) {
+// fetch tries each candidate mirror in turn.
+func (c *Cache) fetch(ctx context.Context, f *flight, spec fetchSpec) (checksum.Digest, int64, error) {
 	var errs []error
 	notFound := 0
 	mirrors := spec.rs.pool.Candidates()
