@@ -61,7 +61,9 @@ func (h *harness) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(server.New(h.cache, h.cfg, log))
+	h.srv = httptest.NewUnstartedServer(server.New(h.cache, h.cfg, log))
+	h.srv.Config.ConnContext = server.ConnContext
+	h.srv.Start()
 	t.Cleanup(h.stop)
 }
 

@@ -192,6 +192,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, repo string
 		}
 	}
 	if f := o.File(); f != nil {
+		defer cork(r)()
 		http.ServeContent(w, r, "", o.ModTime, f)
 		return nil
 	}
