@@ -51,13 +51,25 @@ lmpid=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:18282/_/healthz 2>/dev/null && break; sleep 0.1; done
 
 echo "== $n packages of ${kb} KiB ($((total / 1024 / 1024)) MiB), $jobs at a time"
+# Two references: curl discarding what it downloads (the network alone),
+# and curl keeping the files on the data directory's filesystem, as any
+# downloader that keeps packages must (network and disk; lazymirror also
+# fsyncs each blob before it counts as stored, curl does not).
+keep="$(dirname "${DATA_DIR:-$work/data}")/curl-out.$$"
+mkdir -p "$keep"
+tk0=$(date +%s.%N)
+xargs -P "$jobs" -n 16 curl -fsS --remote-name-all --output-dir "$keep" < "$work/urls"
+tk1=$(date +%s.%N)
+rm -rf "$keep"
+sync # its writeback must not land on the runs that follow
 t0=$(date +%s.%N)
 xargs -P "$jobs" -n 16 curl -fsS -o /dev/null < "$work/urls"
 t1=$(date +%s.%N)
 [ -n "${PROFILE:-}" ] && (curl -fsS -o "$PROFILE" "http://127.0.0.1:18282/_/debug/pprof/profile?seconds=2" &)
 "$work/lazymirror" prefetch --config "$work/lazymirror.yaml" --server http://127.0.0.1:18282 --repo debian --jobs "$jobs" "$work/list" > "$work/summary"
 t2=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$n" -v bytes="$total" 'BEGIN{
-  printf "parallel curl from the upstream: %.2f s, %.0f packages/s, %.0f MB/s\n", b-a, n/(b-a), bytes/1e6/(b-a);
-  printf "lazymirror prefetch (through the server, metadata included): %.2f s, %.0f packages/s, %.0f MB/s (%.2fx curl)\n", c-b, n/(c-b), bytes/1e6/(c-b), (b-a)/(c-b) }'
+awk -v a="$t0" -v b="$t1" -v c="$t2" -v ka="$tk0" -v kb="$tk1" -v n="$n" -v bytes="$total" 'BEGIN{
+  printf "parallel curl from the upstream, to /dev/null: %.2f s, %.0f packages/s, %.0f MB/s\n", b-a, n/(b-a), bytes/1e6/(b-a);
+  printf "parallel curl from the upstream, keeping the files: %.2f s, %.0f packages/s, %.0f MB/s\n", kb-ka, n/(kb-ka), bytes/1e6/(kb-ka);
+  printf "lazymirror prefetch (through the server, metadata included): %.2f s, %.0f packages/s, %.0f MB/s (%.2fx curl to /dev/null, %.2fx curl keeping the files)\n", c-b, n/(c-b), bytes/1e6/(c-b), (b-a)/(c-b), (kb-ka)/(c-b) }'
 cat "$work/summary" | head -3

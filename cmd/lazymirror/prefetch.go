@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -108,12 +109,18 @@ func runPrefetch(ctx context.Context, args []string, getenv func(string) string,
 	}
 
 	var res *prefetch.Result
+	// One kept-alive connection per job: the default transport keeps two,
+	// and every other job would dial anew for each package.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(*jobs, 1)
+	client := &http.Client{Transport: tr}
+	defer tr.CloseIdleConnections()
 	if *server != "" {
-		res, err = prefetch.Run(ctx, prefetch.HTTPGetter{Base: *server, Repo: *repo}, specs, opts)
+		res, err = prefetch.Run(ctx, prefetch.HTTPGetter{Base: *server, Repo: *repo, Client: client}, specs, opts)
 	} else {
 		res, err = prefetchLocal(ctx, cfg, *repo, specs, opts)
 		if errors.Is(err, store.ErrLocked) || errors.Is(err, index.ErrLocked) {
-			res, err = prefetch.Run(ctx, prefetch.HTTPGetter{Base: "http://" + dialable(cfg.Listen), Repo: *repo}, specs, opts)
+			res, err = prefetch.Run(ctx, prefetch.HTTPGetter{Base: "http://" + dialable(cfg.Listen), Repo: *repo, Client: client}, specs, opts)
 		}
 	}
 	done()
