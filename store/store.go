@@ -158,7 +158,7 @@ func (s *Store) path(d checksum.Digest) string {
 // an HTTP server can serve it with http.ServeContent (and sendfile). The error
 // wraps ErrNotFound when there is no such blob.
 func (s *Store) Open(d checksum.Digest) (*os.File, error) {
-	f, err := os.Open(s.path(d))
+	f, err := openRead(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open blob %s: %w", d, ErrNotFound)
 	}
@@ -166,6 +166,23 @@ func (s *Store) Open(d checksum.Digest) (*os.File, error) {
 		return nil, fmt.Errorf("open blob %s: %w", d, err)
 	}
 	return f, nil
+}
+
+// openRead opens a file for reading. os.Open offers every descriptor to
+// the netpoller: two fcntl calls to make it non-blocking, an epoll_ctl that
+// Linux refuses for a regular file, two fcntl calls to undo it. That is
+// five system calls more for each hit than os.NewFile's one.
+func openRead(name string) (*os.File, error) {
+	for {
+		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
 }
 
 // Stat returns the size of the committed blob d; the error wraps ErrNotFound

@@ -256,7 +256,7 @@ func (w *Writer) NewReaderContext(ctx context.Context) *Follower {
 		fl.err = fmt.Errorf("follow blob: %w", w.err)
 		return fl
 	}
-	fl.f, fl.err = os.Open(w.path)
+	fl.f, fl.err = openRead(w.path)
 	if fl.err != nil {
 		fl.err = fmt.Errorf("follow blob: %w", fl.err)
 	}
