@@ -106,7 +106,7 @@ func (c *Cache) FlushEvery(ctx context.Context, interval time.Duration) {
 // the counters.
 func (c *Cache) Report(ctx context.Context) (*stats.Report, error) {
 	if err := c.Idle(ctx); err != nil {
-		c.log.Info("stats computed while downloads run", "running", c.InFlight())
+		c.log.Debug("stats computed while downloads run", "running", c.InFlight())
 	}
 	if err := c.FlushCounters(); err != nil {
 		return nil, err

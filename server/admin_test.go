@@ -12,6 +12,7 @@ import (
 func TestAdminAccess(t *testing.T) {
 	h := newHarness(t, "admin_token: s3cret\n"+yamlRepos("debian: {type: deb, mirrors: [http://127.0.0.1:1/debian/]}")[len("listen: 127.0.0.1:0\n"):])
 	srv := server.New(h.cache, h.cfg, nil)
+	defer srv.Close()
 	tests := []struct {
 		method, path, remote, auth string
 		code                       int

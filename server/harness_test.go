@@ -25,13 +25,14 @@ import (
 // harness runs a real lazymirror (store, index, cache, HTTP server) on
 // 127.0.0.1 for one test.
 type harness struct {
-	t     testing.TB
-	cfg   *config.Config
-	store *store.Store
-	idx   *index.DB
-	cache *cache.Cache
-	srv   *httptest.Server
-	dir   string
+	t       testing.TB
+	cfg     *config.Config
+	store   *store.Store
+	idx     *index.DB
+	cache   *cache.Cache
+	srv     *httptest.Server
+	handler *server.Server
+	dir     string
 }
 
 // newHarness starts lazymirror with a YAML configuration (the real parser).
@@ -61,7 +62,8 @@ func (h *harness) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewUnstartedServer(server.New(h.cache, h.cfg, log))
+	h.handler = server.New(h.cache, h.cfg, log)
+	h.srv = httptest.NewUnstartedServer(h.handler)
 	h.srv.Config.ConnContext = server.ConnContext
 	h.srv.Start()
 	t.Cleanup(h.stop)
@@ -73,6 +75,7 @@ func (h *harness) stop() {
 		return
 	}
 	h.srv.Close()
+	h.handler.Close()
 	h.cache.Close(context.Background())
 	h.idx.Close()
 	h.store.Close()

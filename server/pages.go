@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lazymirror/cache"
@@ -16,36 +17,96 @@ import (
 // statsMaxAge is how old a stats report may be before a request starts a
 // new computation (in the background: the request is answered at once with
 // the report it has, so /_/stats stays fast however large the index).
+// Served requests schedule a computation for when the report reaches this
+// age, so the report an idle server answers with covers everything served.
 const statsMaxAge = 10 * time.Second
 
-// statsCache holds the latest statistics report.
+// statsCost is how many times its own cost a computation waits after the
+// previous one: on an index so large that a report takes a second, the
+// refreshes that follow traffic take at most 5% of a core.
+const statsCost = 20
+
+// statsCache holds the latest statistics report and schedules new ones.
 type statsCache struct {
+	due     atomic.Bool // a refresh is scheduled
 	mu      sync.Mutex
 	report  *stats.Report
-	running bool
+	cost    time.Duration // of the last computation
+	running bool          // a computation is under way
+	again   bool          // run another when it ends: something changed meanwhile
+	timer   *time.Timer   // the scheduled refresh
+	maxAge  time.Duration // statsMaxAge, but for tests
+	closed  bool
+	done    sync.WaitGroup // the computing goroutine
 }
 
-// refreshStats computes a new report in the background, unless one is
-// being computed.
+// refreshStats computes a new report in the background; when one is being
+// computed already, another follows it.
 func (s *Server) refreshStats() {
 	sc := &s.statsCache
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	if sc.closed {
+		return
+	}
 	if sc.running {
+		sc.again = true
 		return
 	}
 	sc.running = true
-	go func() {
-		bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
-		defer cancel()
-		r, err := s.cache.Report(bg)
-		sc.mu.Lock()
-		if err == nil {
-			sc.report = r
+	sc.done.Go(func() {
+		for {
+			start := time.Now()
+			bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
+			r, err := s.cache.Report(bg)
+			cancel()
+			sc.mu.Lock()
+			if err == nil {
+				sc.report, sc.cost = r, time.Since(start)
+			}
+			again := sc.again && !sc.closed
+			sc.again, sc.running = false, again
+			sc.mu.Unlock()
+			if !again {
+				return
+			}
 		}
-		sc.running = false
-		sc.mu.Unlock()
-	}()
+	})
+}
+
+// changed notes that a request may have changed the figures: unless a
+// refresh is scheduled already, one is, for when the report is due.
+func (s *Server) changed() {
+	sc := &s.statsCache
+	if sc.due.Load() || !sc.due.CompareAndSwap(false, true) {
+		return
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.closed {
+		return
+	}
+	wait := max(sc.maxAge, statsCost*sc.cost)
+	if sc.report != nil {
+		wait -= time.Since(sc.report.Generated)
+	}
+	sc.timer = time.AfterFunc(max(wait, 0), func() {
+		sc.due.Store(false)
+		s.refreshStats()
+	})
+}
+
+// Close stops the background statistics: a scheduled refresh is dropped
+// and one under way is waited for. Call it before closing the cache.
+func (s *Server) Close() {
+	sc := &s.statsCache
+	sc.mu.Lock()
+	sc.closed = true
+	if sc.timer != nil {
+		sc.timer.Stop()
+	}
+	sc.mu.Unlock()
+	sc.done.Wait()
 }
 
 // stats answers /_/stats with the statistics report as JSON. "?fresh=1"
@@ -72,7 +133,7 @@ func (s *Server) report(ctx context.Context, fresh bool) (*stats.Report, error) 
 	sc.mu.Lock()
 	rep := sc.report
 	sc.mu.Unlock()
-	if rep != nil && time.Since(rep.Generated) > statsMaxAge && !fresh {
+	if rep != nil && time.Since(rep.Generated) > sc.maxAge && !fresh {
 		s.refreshStats()
 	}
 	if rep != nil && !fresh {
@@ -108,6 +169,7 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "gc failed", http.StatusInternalServerError)
 		return
 	}
+	s.changed()
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(rep); err != nil {
 		s.log.Warn("write gc report", "err", err)

@@ -59,6 +59,7 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	s.mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
 	s.mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	s.mux.HandleFunc("GET /{$}", s.index)
+	s.statsCache.maxAge = statsMaxAge
 	s.refreshStats() // the first /_/stats need not wait for it
 	return s
 }
@@ -129,6 +130,7 @@ func (s *Server) routeProxy(u *url.URL) (string, string, error) {
 // serveRepo serves one repo path.
 func (s *Server) serveRepo(w http.ResponseWriter, r *http.Request, repo, rel string) {
 	start := time.Now()
+	defer s.changed() // hit or miss, served or failed: the figures moved
 	req := cache.Request{Repo: repo, Path: rel, Revalidate: wantsRevalidation(r.Header), Client: clientIP(r)}
 	o, err := s.cache.Open(r.Context(), req)
 	if err != nil {

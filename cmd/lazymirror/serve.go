@@ -95,8 +95,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	handler := server.New(c, cfg, log)
 	srv := &http.Server{
-		Handler:           server.New(c, cfg, log),
+		Handler:           handler,
 		ConnContext:       server.ConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -125,6 +126,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 	}
+	handler.Close()
 	return c.Close(sctx)
 }
 

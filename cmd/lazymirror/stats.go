@@ -35,7 +35,7 @@ func runStats(ctx context.Context, args []string, getenv func(string) string, st
 	dd.register(fs)
 	serverURL := fs.String("server", "", "ask the lazymirror at this `URL` (default: read the data directory; when a running server holds it, ask that server at the config's listen address)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts instead of tables")
-	fresh := fs.Bool("fresh", false, "from a server: wait for figures computed now (it otherwise answers at once with figures at most 10s old)")
+	fresh := fs.Bool("fresh", false, "from a server: wait for figures computed now (it otherwise answers at once, with figures at most 10s behind the traffic, or 20 times the time a computation takes on an index so large that this is longer)")
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}

@@ -1,0 +1,19 @@
+package server
+
+import "time"
+
+// SetStatsMaxAge lets tests age reports in milliseconds rather than seconds.
+func (s *Server) SetStatsMaxAge(d time.Duration) {
+	s.statsCache.mu.Lock()
+	defer s.statsCache.mu.Unlock()
+	s.statsCache.maxAge = d
+}
+
+// StatsSettled reports whether no statistics refresh is scheduled or under
+// way.
+func (s *Server) StatsSettled() bool {
+	sc := &s.statsCache
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return !sc.due.Load() && !sc.running
+}
