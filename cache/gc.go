@@ -32,7 +32,8 @@ type GCReport struct {
 	Blobs     int   `json:"blobs"`
 	Bytes     int64 `json:"bytes"`
 	// Skipped names roots whose listing could not be read (their indexes
-	// were evicted): nothing of those repos was dropped.
+	// were evicted), and repos the configuration does not name: nothing of
+	// those was dropped.
 	Skipped []string `json:"skipped,omitempty"`
 }
 
@@ -50,6 +51,22 @@ func (c *Cache) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	}
 	cutoff := c.now().Add(-opts.OlderThan)
 	keepBlobs := make(map[checksum.Digest]bool)
+	// A repo the index has but the configuration does not name (a gc run
+	// with another config, or none; a repo taken out of it) cannot be
+	// judged: everything it points at stays.
+	known, err := c.idx.Repos()
+	if err != nil {
+		return rep, err
+	}
+	for _, name := range known {
+		if _, ok := c.repos[name]; ok {
+			continue
+		}
+		if err := c.keepAll(name, keepBlobs); err != nil {
+			return rep, err
+		}
+		rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: not in the configuration, kept whole", name))
+	}
 	for _, name := range c.Repos() {
 		rs := c.repos[name]
 		snaps, err := c.idx.Snapshots(name)
@@ -120,7 +137,7 @@ func (c *Cache) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	}
 	var blobs []checksum.Digest
 	var sizes []int64
-	err := c.idx.Blobs(func(d checksum.Digest, b index.Blob) error {
+	err = c.idx.Blobs(func(d checksum.Digest, b index.Blob) error {
 		if !keepBlobs[d] && b.Stored.Before(cutoff) && !c.ev.used(d) {
 			blobs = append(blobs, d)
 			sizes = append(sizes, b.Size)
@@ -146,6 +163,23 @@ func (c *Cache) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	}
 	c.log.Info("gc", "dry_run", opts.DryRun, "snapshots", rep.Snapshots, "entries", rep.Entries, "blobs", rep.Blobs, "bytes", rep.Bytes)
 	return rep, nil
+}
+
+// keepAll marks every blob repo's snapshots and entries point at.
+func (c *Cache) keepAll(repo string, keep map[checksum.Digest]bool) error {
+	snaps, err := c.idx.Snapshots(repo)
+	if err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		for _, ref := range s.Files {
+			keep[ref.Digest] = true
+		}
+	}
+	return c.idx.Entries(repo, func(_ string, e index.Entry) error {
+		keep[e.Digest] = true
+		return nil
+	})
 }
 
 // listed adds every path a snapshot lists to set: the index files of its

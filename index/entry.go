@@ -322,17 +322,25 @@ func (db *DB) CountEntries(repo string) (int, error) {
 	return n, nil
 }
 
-// Repos returns the names of the repos that have entries, sorted.
+// Repos returns the names of the repos that have entries or snapshots,
+// sorted.
 func (db *DB) Repos() ([]string, error) {
 	var out []string
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketEntries).ForEachBucket(func(k []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
+		for _, top := range [][]byte{bucketEntries, bucketSnapshots} {
+			err := tx.Bucket(top).ForEachBucket(func(k []byte) error {
+				out = append(out, string(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list repos: %w", err)
 	}
-	return out, nil
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

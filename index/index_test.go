@@ -90,8 +90,12 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err := db.Put("fedora", "Packages/a.rpm", Entry{Size: 1, Kind: Other}); err != nil {
 		t.Fatal(err)
 	}
-	if repos, err := db.Repos(); err != nil || !slices.Equal(repos, []string{"debian", "fedora"}) {
-		t.Errorf("Repos = %v, %v; want [debian fedora]", repos, err)
+	// A repo with a snapshot and no entries yet is a repo too.
+	if err := db.PutSnapshot(&Snapshot{Repo: "bare", Root: "dists/stable"}); err != nil {
+		t.Fatal(err)
+	}
+	if repos, err := db.Repos(); err != nil || !slices.Equal(repos, []string{"bare", "debian", "fedora"}) {
+		t.Errorf("Repos = %v, %v; want [bare debian fedora]", repos, err)
 	}
 }
 

@@ -3,10 +3,13 @@ package server_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"lazymirror/cache"
+	"lazymirror/config"
 	"lazymirror/internal/fixture"
 )
 
@@ -86,5 +89,42 @@ func TestGC(t *testing.T) {
 	again, err := h.cache.GC(context.Background(), cache.GCOptions{})
 	if err != nil || again.Snapshots+again.Entries+again.Blobs != 0 {
 		t.Errorf("a second gc dropped %+v (%v), want nothing", again, err)
+	}
+}
+
+// TestGCKeepsUnconfiguredRepos: gc run with a configuration that does not
+// name a repo the index holds (another config file, none at all, a repo
+// taken out) keeps everything of that repo instead of dropping its blobs
+// as unreferenced.
+func TestGCKeepsUnconfiguredRepos(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
+	for _, d := range arc.stable[:2] {
+		if code, _, _ := h.get(h.URL("debian")+"/"+d.Pool(), nil); code != 200 {
+			t.Fatalf("%s: %d", d.Name, code)
+		}
+	}
+	if err := h.cache.Idle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := h.blobs()
+	cfg, err := config.Parse("other.yaml", []byte(yamlRepos("other: {type: deb, mirrors: [http://127.0.0.1:1/debian/]}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg = cfg
+	h.restart()
+	rep, err := h.cache.GC(context.Background(), cache.GCOptions{OlderThan: -time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Blobs != 0 || rep.Entries != 0 || rep.Snapshots != 0 {
+		t.Errorf("gc dropped %d blobs, %d entries, %d snapshots of a repo the config does not name", rep.Blobs, rep.Entries, rep.Snapshots)
+	}
+	if !slices.ContainsFunc(rep.Skipped, func(s string) bool { return strings.HasPrefix(s, "debian:") }) {
+		t.Errorf("skipped %q; want the debian repo named", rep.Skipped)
+	}
+	if after := h.blobs(); len(after) != len(before) {
+		t.Errorf("%d blobs after gc, %d before", len(after), len(before))
 	}
 }
