@@ -102,41 +102,53 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-// dataDirFlags are the flags that name the data directory, as serve's do.
+// dataDirFlags are the flags that say which configuration and data
+// directory a command works on, the same for every command.
 type dataDirFlags struct {
-	config, dataDir *string
+	config, dataDir, sourcesRoot *string
 }
 
-// register adds --config and --data-dir to fs.
+// register adds --config, --data-dir and --sources-root to fs.
 func (d *dataDirFlags) register(fs *flag.FlagSet) {
-	d.config = fs.String("config", "", "YAML configuration `file` whose data_dir to use")
-	d.dataDir = fs.String("data-dir", "", "the data `directory` (overrides the config; default: $LAZYMIRROR_DATA_DIR, else where serve keeps it without a config)")
+	d.config = fs.String("config", "", "YAML configuration `file`; without it, the repos this host's apt and dnf use")
+	d.dataDir = fs.String("data-dir", "", "the data `directory` (overrides the config; default: $LAZYMIRROR_DATA_DIR, else /var/cache/lazymirror as root, ~/.cache/lazymirror otherwise)")
+	d.sourcesRoot = fs.String("sources-root", "/", "with no --config: the root `directory` whose etc/apt and etc/yum.repos.d are read")
 }
 
-// load reads the configuration the flags name (the built-in defaults
-// without --config) with the data directory resolved the way serve does:
-// --data-dir, else the config's data_dir, else $LAZYMIRROR_DATA_DIR, else
-// the default.
-func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, error) {
-	cfg := config.Default()
+// load reads the configuration: the file --config names, else the one
+// discovered from the host's apt and dnf sources (returned too, for its
+// client lines and notes; nil with --config). The data directory is
+// --data-dir, else the config file's data_dir, else $LAZYMIRROR_DATA_DIR,
+// else the default.
+func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, *config.Discovered, error) {
+	var (
+		cfg  *config.Config
+		disc *config.Discovered
+		err  error
+	)
 	if *d.config != "" {
-		var err error
 		if cfg, err = config.Load(*d.config); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-	} else if v := getenv("LAZYMIRROR_DATA_DIR"); v != "" {
-		cfg.DataDir = v
+	} else {
+		if disc, err = config.Discover(*d.sourcesRoot, nil); err != nil {
+			return nil, nil, err
+		}
+		cfg = disc.Config
+		if v := getenv("LAZYMIRROR_DATA_DIR"); v != "" {
+			cfg.DataDir = v
+		}
 	}
 	if *d.dataDir != "" {
 		cfg.DataDir = *d.dataDir
 	}
-	return cfg, nil
+	return cfg, disc, nil
 }
 
 // open resolves the data directory (see load) and opens its store and
 // index, exclusively (see openData).
 func (d *dataDirFlags) open(getenv func(string) string) (string, *store.Store, *index.DB, func(), error) {
-	cfg, err := d.load(getenv)
+	cfg, _, err := d.load(getenv)
 	if err != nil {
 		return "", nil, nil, nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -73,7 +74,8 @@ func TestServeDefaults(t *testing.T) {
 	arc := t.TempDir()
 	key := fixture.NewKey(t)
 	deb := fixture.Deb{Name: "hello-lm", Version: "1.0+x~y", Arch: "amd64", Size: 8 << 10}
-	fixture.AptRepo(t, arc, key, "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{deb}})
+	extra := fixture.Deb{Name: "extra-lm", Version: "2.0", Arch: "amd64", Size: 8 << 10}
+	fixture.AptRepo(t, arc, key, "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{deb, extra}})
 	up := fixture.NewMirror(t, arc, "/debian/")
 
 	root := t.TempDir()
@@ -117,6 +119,16 @@ func TestServeDefaults(t *testing.T) {
 	}
 	if len(files) != 1 {
 		t.Fatalf("downloaded %v", files)
+	}
+	// The other commands read the same sources without a config: prefetch
+	// knows the discovered repo and its suite.
+	base := strings.TrimSuffix(line.FindStringSubmatch(clientLine)[1], "/debian")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"prefetch", "--sources-root", root, "--server", base, "--repo", "debian", "-"}, noEnv, strings.NewReader("extra-lm\n"), &out, io.Discard); err != nil {
+		t.Fatalf("prefetch with the discovered config: %v\n%s", err, &out)
+	}
+	if !strings.Contains(out.String(), "fetched 1 packages") {
+		t.Errorf("prefetch summary: %s", &out)
 	}
 	cancel()
 	select {

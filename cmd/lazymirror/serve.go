@@ -28,10 +28,9 @@ or a virtual host name from the config.
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", serveHelp, stderr)
-	cfgPath := fs.String("config", "", "YAML configuration `file`; without it, mirror what this host's apt and dnf use")
+	var dd dataDirFlags
+	dd.register(fs)
 	listen := fs.String("listen", "", "listen `address` (overrides the config; default :8080)")
-	dataDir := fs.String("data-dir", "", "`directory` for blobs and the index (overrides the config)")
-	sourcesRoot := fs.String("sources-root", "/", "with no --config: the root `directory` whose etc/apt and etc/yum.repos.d are read")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	grace := fs.Duration("shutdown-grace", 20*time.Second, "on SIGINT/SIGTERM, how long running requests and downloads get to finish before they are dropped (cleanly: nothing half-written stays)")
 	if done, err := parseFlags(fs, args); done {
@@ -43,32 +42,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
-	var (
-		cfg  *config.Config
-		disc *config.Discovered
-		err  error
-	)
-	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return err
-		}
-	} else {
-		if disc, err = config.Discover(*sourcesRoot, nil); err != nil {
-			return err
-		}
-		cfg = disc.Config
+	cfg, disc, err := dd.load(getenv)
+	if err != nil {
+		return err
+	}
+	if disc != nil {
 		for _, n := range disc.Notes {
 			log.Info("sources", "note", n)
 		}
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if v := getenv("LAZYMIRROR_DATA_DIR"); v != "" && *dataDir == "" && *cfgPath == "" {
-		cfg.DataDir = v
 	}
 
 	st, err := store.Open(cfg.DataDir)
@@ -107,7 +91,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("lazymirror serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir, "repos", len(cfg.Repos))
 	if disc != nil {
 		if len(cfg.Repos) == 0 {
-			fmt.Fprintf(stdout, "No apt or dnf repositories found under %s; nothing to mirror.\nWrite a config file (see README.md) and run: lazymirror serve --config FILE\n", *sourcesRoot)
+			fmt.Fprintf(stdout, "No apt or dnf repositories found under %s; nothing to mirror.\nWrite a config file (see README.md) and run: lazymirror serve --config FILE\n", *dd.sourcesRoot)
 		} else {
 			fmt.Fprintf(stdout, "Point other machines at this mirror with:\n\n%s\n", config.ClientLines(disc, base))
 		}
