@@ -31,6 +31,7 @@ type statsCache struct {
 	due     atomic.Bool // a refresh is scheduled
 	mu      sync.Mutex
 	report  *stats.Report
+	started time.Time     // the last computation
 	cost    time.Duration // of the last computation
 	running bool          // a computation is under way
 	again   bool          // run another when it ends: something changed meanwhile
@@ -53,19 +54,21 @@ func (s *Server) refreshStats() {
 		sc.again = true
 		return
 	}
-	sc.running = true
+	sc.running, sc.started = true, time.Now()
 	sc.done.Go(func() {
 		for {
-			start := time.Now()
 			bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
 			r, err := s.cache.Report(bg)
 			cancel()
 			sc.mu.Lock()
 			if err == nil {
-				sc.report, sc.cost = r, time.Since(start)
+				sc.report, sc.cost = r, time.Since(sc.started)
 			}
 			again := sc.again && !sc.closed
 			sc.again, sc.running = false, again
+			if again {
+				sc.started = time.Now()
+			}
 			sc.mu.Unlock()
 			if !again {
 				return
@@ -75,7 +78,9 @@ func (s *Server) refreshStats() {
 }
 
 // changed notes that a request may have changed the figures: unless a
-// refresh is scheduled already, one is, for when the report is due.
+// refresh is scheduled already, one is, for maxAge (or statsCost times
+// its cost) after the last computation started. Under steady traffic that
+// is one computation an interval, never one after the other.
 func (s *Server) changed() {
 	sc := &s.statsCache
 	if sc.due.Load() || !sc.due.CompareAndSwap(false, true) {
@@ -86,10 +91,7 @@ func (s *Server) changed() {
 	if sc.closed {
 		return
 	}
-	wait := max(sc.maxAge, statsCost*sc.cost)
-	if sc.report != nil {
-		wait -= time.Since(sc.report.Generated)
-	}
+	wait := time.Until(sc.started.Add(max(sc.maxAge, statsCost*sc.cost)))
 	sc.timer = time.AfterFunc(max(wait, 0), func() {
 		sc.due.Store(false)
 		s.refreshStats()
@@ -131,9 +133,9 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 func (s *Server) report(ctx context.Context, fresh bool) (*stats.Report, error) {
 	sc := &s.statsCache
 	sc.mu.Lock()
-	rep := sc.report
+	rep, maxAge := sc.report, sc.maxAge
 	sc.mu.Unlock()
-	if rep != nil && time.Since(rep.Generated) > sc.maxAge && !fresh {
+	if rep != nil && time.Since(rep.Generated) > maxAge && !fresh {
 		s.refreshStats()
 	}
 	if rep != nil && !fresh {
