@@ -95,16 +95,23 @@ func TestServeDefaults(t *testing.T) {
 	}()
 	// The client lines come once the server listens.
 	line := regexp.MustCompile(`^deb \[signed-by=\S+\] (http://127\.0\.0\.1:\d+/debian) stable main$`)
-	var clientLine string
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if line.MatchString(sc.Text()) {
-			clientLine = sc.Text()
-			break
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if line.MatchString(sc.Text()) {
+				found <- sc.Text()
+				break
+			}
 		}
-	}
-	go io.Copy(io.Discard, pr)
-	if clientLine == "" {
+		io.Copy(io.Discard, pr)
+	}()
+	var clientLine string
+	select {
+	case clientLine = <-found:
+	case err := <-done:
+		t.Fatalf("serve ended before printing a sources.list line for the discovered repo: %v", err)
+	case <-time.After(time.Minute): // watchdog: serve printed something else and runs on
 		cancel()
 		t.Fatalf("serve printed no sources.list line for the discovered repo: %v", <-done)
 	}
