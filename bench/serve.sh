@@ -29,6 +29,7 @@ mkdir -p "$work/www/repo/pool" "$work/nginx"
 head -c 100000000 /dev/urandom > "$work/www/repo/pool/large_1.0_all.deb"
 head -c 10240 /dev/urandom > "$work/www/repo/pool/small_1.0_all.deb"
 head -c 1000000000 /dev/urandom > "$work/www/repo/pool/huge_1.0_all.deb"
+sync # 1.1 GB of dirty pages written back during the runs would be measured too
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes 2;
 pid $work/nginx/nginx.pid;
