@@ -218,25 +218,41 @@ func (c *Cache) reloadDirs(rs *repoState, st *rootState, prev []string) {
 	}()
 }
 
-// fetchedArches returns the architectures whose Packages a client already
-// fetched (their blobs are stored), or every architecture of the Release.
+// fetchedArches returns the architectures whose Packages index a client
+// already fetched (its blob is stored), or every architecture of the
+// Release. Only an index whose bytes belong to one architecture counts:
+// an empty one (debian-installer, a component with nothing for an
+// architecture) or one that lists only "all" packages is the same blob for
+// several architectures, and the one stored copy would claim them all, so
+// that a client asking for an "all" package made lazymirror load the
+// Packages of every architecture of the archive.
 func (c *Cache) fetchedArches(rel *debian.Release) []string {
-	var out []string
+	owners := make(map[checksum.Digest][]string) // index blob → architectures listing it
 	for _, a := range rel.Architectures {
-		for _, f := range rel.Files {
-			d, ok := f.SHA256()
-			if ok && strings.Contains(f.Path, "/binary-"+a+"/Packages") {
-				if _, err := c.store.Stat(d); err == nil {
-					out = append(out, a)
-					break
+		for _, dir := range packagesDirs(rel, []string{a}) {
+			for _, name := range packagesVariants {
+				if f, ok := rel.Lookup(dir + "/" + name); ok {
+					if d, ok := f.SHA256(); ok && !slices.Contains(owners[d], a) {
+						owners[d] = append(owners[d], a)
+					}
 				}
 			}
+		}
+	}
+	var out []string
+	for d, archs := range owners {
+		if len(archs) != 1 || slices.Contains(out, archs[0]) {
+			continue
+		}
+		if _, err := c.store.Stat(d); err == nil {
+			out = append(out, archs[0])
 		}
 	}
 	if len(out) == 0 {
 		return rel.Architectures
 	}
-	return out
+	// In the Release's order.
+	return slices.DeleteFunc(slices.Clone(rel.Architectures), func(a string) bool { return !slices.Contains(out, a) })
 }
 
 // packagesDirs lists the "<component>/binary-<arch>" directories of a
