@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"lazymirror/checksum"
 	"lazymirror/config"
@@ -24,7 +25,8 @@ type evictor struct {
 	max    int64  // bytes; 0: no limit
 	policy string // config.EvictLFUDA or config.EvictLRU
 
-	running sync.Mutex // one eviction at a time; others skip
+	running sync.Mutex  // one eviction at a time; others skip
+	stuck   atomic.Bool // the last pass could not get under max
 
 	mu    sync.Mutex
 	total int64                   // bytes of the blob records
@@ -184,7 +186,13 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 		rep.Bytes += cd.size
 	}
 	rep.Left = total
-	c.log.Info("evicted", "blobs", rep.Blobs, "bytes", rep.Bytes, "left", rep.Left, "max", c.ev.max, "policy", c.ev.policy)
+	if rep.Blobs > 0 {
+		c.log.Info("evicted", "blobs", rep.Blobs, "bytes", rep.Bytes, "left", rep.Left, "max", c.ev.max, "policy", c.ev.policy)
+	}
+	// Said once, not at every download while it lasts.
+	if stuck := total > c.ev.max && ctx.Err() == nil; stuck != c.ev.stuck.Swap(stuck) && stuck {
+		c.log.Warn("the store stays over max_size: what is left is metadata the current snapshots need and blobs clients are reading; raise max_size", "left", total, "max", c.ev.max)
+	}
 	return rep, ctx.Err()
 }
 
