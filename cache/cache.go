@@ -311,7 +311,11 @@ func (c *Cache) openIndexed(ctx context.Context, rs *repoState, root, rel string
 	if err != nil {
 		return nil, err
 	}
-	return c.openEntry(rs, rel, e, false)
+	o, err := c.openEntry(rs, rel, e, false)
+	if err == nil && o.file != nil {
+		c.preload(rs, rel) // stored already; a download preloads when it ends (see run)
+	}
+	return o, err
 }
 
 // openPackage serves a package by checksum, loading the metadata that

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"lazymirror/checksum"
+	"lazymirror/config"
 	"lazymirror/debian"
 	"lazymirror/index"
 	"lazymirror/upstream"
@@ -194,8 +195,62 @@ func (c *Cache) reloadDirs(rs *repoState, st *rootState, prev []string) {
 	if len(prev) == 0 {
 		return
 	}
-	// A flight with no download: Idle (and so stats and gc) waits for it.
-	f, leader := c.flights.join("reload:" + rs.cfg.Name + "/" + st.key)
+	c.loadInBackground(rs, st, "reload", func(rel *debian.Release) []string {
+		return slices.DeleteFunc(slices.Clone(prev), func(dir string) bool {
+			_, ok := rel.Lookup(dir + "/Packages")
+			return !ok
+		})
+	})
+}
+
+// preload loads, in the background, the Packages index of a deb root that
+// a client was just given (rel: <root>/<component>/binary-<arch>/Packages*
+// or a by-hash name there), unless the current snapshot has it already.
+// apt asks for packages next, and the index then knows them instead of
+// making the first of those requests wait for the load (1.5 s for
+// bookworm's main/binary-amd64). The load reads the stored copy the client
+// got: no second download.
+func (c *Cache) preload(rs *repoState, rel string) {
+	cls, key := rs.classify(rel)
+	if rs.cfg.Type != config.Deb || cls != classIndexed {
+		return
+	}
+	dir, ok := packagesDirOf(strings.TrimPrefix(rel, key+"/"))
+	if !ok {
+		return
+	}
+	st, err := rs.root(c.idx, key)
+	if err != nil {
+		return
+	}
+	if snap := st.snap.Load(); snap == nil || slices.Contains(loadedDirs(key, snap.Loaded), dir) {
+		return
+	}
+	c.loadInBackground(rs, st, "preload "+dir, func(rel *debian.Release) []string {
+		return slices.DeleteFunc(packagesDirs(rel, []string{strings.TrimPrefix(path.Base(dir), "binary-")}), func(d string) bool { return d != dir })
+	})
+}
+
+// packagesDirOf returns the "<component>/binary-<arch>" directory of a
+// root-relative path that names one of its Packages indexes, directly or
+// by hash.
+func packagesDirOf(p string) (string, bool) {
+	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if i := strings.Index(p, "/by-hash/"); i >= 0 {
+		dir, base = p[:i], "Packages"
+	}
+	if !strings.HasPrefix(base, "Packages") || strings.Contains(dir, "/debian-installer/") || !strings.HasPrefix(path.Base(dir), "binary-") {
+		return "", false
+	}
+	return dir, true
+}
+
+// loadInBackground runs loadDebDirs for a root in a goroutine, as a flight
+// with no download: Idle (and so stats and gc) waits for it, and a second
+// call while one runs for the same what is dropped.
+func (c *Cache) loadInBackground(rs *repoState, st *rootState, what string, dirsOf func(*debian.Release) []string) {
+	f, leader := c.flights.join(what + ":" + rs.cfg.Name + "/" + st.key)
 	if !leader {
 		return
 	}
@@ -205,14 +260,9 @@ func (c *Cache) reloadDirs(rs *repoState, st *rootState, prev []string) {
 		defer c.flights.remove(f)
 		ctx, cancel := context.WithTimeout(c.ctx, refreshTimeout)
 		defer cancel()
-		err := c.loadDebDirs(ctx, rs, st, func(rel *debian.Release) []string {
-			return slices.DeleteFunc(slices.Clone(prev), func(dir string) bool {
-				_, ok := rel.Lookup(dir + "/Packages")
-				return !ok
-			})
-		})
+		err := c.loadDebDirs(ctx, rs, st, dirsOf)
 		if err != nil {
-			c.log.Warn("reload package indexes for a new snapshot", "repo", rs.cfg.Name, "root", st.key, "err", err)
+			c.log.Warn("load package indexes in the background", "repo", rs.cfg.Name, "root", st.key, "why", what, "err", err)
 		}
 		f.finish(checksum.Digest{}, 0, err, nil)
 	}()

@@ -68,6 +68,9 @@ func (c *Cache) run(f *flight, spec fetchSpec) {
 	// own hold let go: a request from now on finds the blob in the store
 	// (or, once evicted, fetches it again) and never joins a flight whose
 	// blob is gone.
+	if ok && !spec.other {
+		c.preload(spec.rs, spec.rel) // its flight joins before this one leaves
+	}
 	c.flights.remove(f)
 	if ok {
 		c.ev.release(held)
