@@ -609,7 +609,7 @@ func ParseMirror(s string) (*url.URL, error) {
 func mirrorFix(err error) string {
 	switch {
 	case errors.Is(err, ErrMirrorNotAbsolute):
-		return "write the full URL, e.g. http://deb.debian.org/debian/"
+		return "write the full URL, e.g. http://deb.mirror.lan/debian/"
 	case errors.Is(err, ErrMirrorScheme):
 		return "use an http:// or https:// URL"
 	case errors.Is(err, ErrMirrorQuery):

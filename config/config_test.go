@@ -82,7 +82,7 @@ func TestParseNormalises(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	const repoOK = "type: deb, mirrors: [http://deb.debian.org/debian/]"
+	const repoOK = "type: deb, mirrors: [http://deb.mirror.lan/debian/]"
 	tests := []struct {
 		name, yaml string
 		want       string // the start of the first error: FILE:LINE:COL: MSG
@@ -95,8 +95,8 @@ func TestParseErrors(t *testing.T) {
 		{"mirrors not a list", "repos:\n  d: {type: deb, mirrors: http://a/}\n", `x.yaml:2:27: mirrors must be a list, got the string "http://a/"`, "mirrors: [http://mirror.example/path/]"},
 		{"number for a string", "admin_token: 12345\n", "x.yaml:1:14: admin_token must be a string, got the number 12345", `admin_token: "12345"`},
 		{"breaker_failures not a number", "upstream:\n  breaker_failures: three\n", `x.yaml:2:21: breaker_failures: bad count the string "three"`, "whole number"},
-		{"mirror not absolute", "repos:\n  d: {type: deb, mirrors: [deb.debian.org/debian]}\n", `x.yaml:2:28: repo d: mirror "deb.debian.org/debian": not an absolute URL`, "write the full URL"},
-		{"mirror not http", "repos:\n  d: {type: deb, mirrors: [ftp://ftp.debian.org/debian/]}\n", `x.yaml:2:28: repo d: mirror "ftp://ftp.debian.org/debian/": scheme is not http or https`, "http://"},
+		{"mirror not absolute", "repos:\n  d: {type: deb, mirrors: [deb.mirror.lan/debian]}\n", `x.yaml:2:28: repo d: mirror "deb.mirror.lan/debian": not an absolute URL`, "write the full URL"},
+		{"mirror not http", "repos:\n  d: {type: deb, mirrors: [ftp://ftp.mirror.lan/debian/]}\n", `x.yaml:2:28: repo d: mirror "ftp://ftp.mirror.lan/debian/": scheme is not http or https`, "http://"},
 		{"mirror with query", "repos:\n  d: {type: deb, mirrors: ['http://a/debian?x=1']}\n", "x.yaml:2:28: repo d: mirror \"http://a/debian?x=1\": has a query or fragment", "remove the ?query"},
 		{"mirror with userinfo", "repos:\n  d: {type: deb, mirrors: ['http://u:p@a/debian/']}\n", "x.yaml:2:28: repo d: mirror \"http://u:p@a/debian/\": has a user name or password", "remove user:password@"},
 		{"mirror repeated", "repos:\n  d:\n    type: deb\n    mirrors:\n      - http://a/debian\n      - http://a/debian/\n", "x.yaml:6:9: repo d: mirror http://a/debian/ is listed twice (first at line 5)", "remove the repeated mirror"},

@@ -36,7 +36,7 @@ type Discovered struct {
 //
 // Grouping and naming. Each distinct apt URI (scheme, host and path) is one
 // deb repo whose suites are all the suites listed for it, named after the
-// URI's last path segment (http://deb.debian.org/debian → "debian"), or its
+// URI's last path segment (http://deb.mirror.lan/debian → "debian"), or its
 // host when the path is empty. A yum
 // baseurl inside a recognised distribution tree belongs to that tree, whose
 // root becomes the mirror, so client paths stay the same below it: …/fedora/linux/

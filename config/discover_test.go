@@ -27,16 +27,16 @@ func TestDiscover(t *testing.T) {
 		notes []string // one substring per note, in order
 	}{
 		{"debian-bookworm", []repo{
-			{"debian", Deb, []string{"http://deb.debian.org/debian/"}, []string{"bookworm", "bookworm-updates"}},
+			{"debian", Deb, []string{"http://deb.mirror.lan/debian/"}, []string{"bookworm", "bookworm-updates"}},
 			{"debian-download.docker.com", Deb, []string{"https://download.docker.com/linux/debian/"}, []string{"bookworm"}},
-			{"debian-security", Deb, []string{"http://security.debian.org/debian-security/"}, []string{"bookworm-security"}},
+			{"debian-security", Deb, []string{"http://security.mirror.lan/debian-security/"}, []string{"bookworm-security"}},
 		}, []string{
 			"skipped /etc/apt/sources.list:3: a cdrom: source",
 			"ignored /etc/apt/sources.list.d/bad name.list",
 		}},
 		{"debian-deb822", []repo{
-			{"debian", Deb, []string{"http://deb.debian.org/debian/"}, []string{"bookworm", "bookworm-updates"}},
-			{"debian-security", Deb, []string{"http://deb.debian.org/debian-security/"}, []string{"bookworm-security"}},
+			{"debian", Deb, []string{"http://deb.mirror.lan/debian/"}, []string{"bookworm", "bookworm-updates"}},
+			{"debian-security", Deb, []string{"http://deb.mirror.lan/debian-security/"}, []string{"bookworm-security"}},
 			{"node_20.x", Deb, []string{"https://deb.nodesource.com/node_20.x/"}, []string{"nodistro"}},
 		}, nil},
 		{"ubuntu-jammy", []repo{
@@ -232,7 +232,7 @@ func TestParseSourcesList(t *testing.T) {
 		suite string
 		comps []string
 	}{
-		{"deb http://deb.debian.org/debian bookworm main", "http://deb.debian.org/debian/", nil, "bookworm", []string{"main"}},
+		{"deb http://deb.mirror.lan/debian bookworm main", "http://deb.mirror.lan/debian/", nil, "bookworm", []string{"main"}},
 		{"deb [ arch=amd64,arm64 signed-by=/k.gpg ] https://a.example/x jammy main contrib # comment", "https://a.example/x/", []Field{{"arch", "amd64,arm64"}, {"signed-by", "/k.gpg"}}, "jammy", []string{"main", "contrib"}},
 		{"deb [arch+=i386] http://a/ s c", "http://a/", []Field{{"arch+", "i386"}}, "s", []string{"c"}},
 		{"deb http://a/repo ./", "http://a/repo/", nil, "./", nil},

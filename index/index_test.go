@@ -327,7 +327,7 @@ func TestSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		return &Snapshot{
-			Repo: "debian", Root: "dists/bookworm", Version: date, Time: tm, Mirror: "http://deb.debian.org/debian",
+			Repo: "debian", Root: "dists/bookworm", Version: date, Time: tm, Mirror: "http://deb.mirror.lan/debian",
 			Files: map[string]FileRef{"dists/bookworm/InRelease": {Digest: digestOf(date), Size: 151075}},
 		}
 	}
