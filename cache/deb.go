@@ -118,6 +118,12 @@ func (c *Cache) release(st *rootState, snap *index.Snapshot) (*debian.Release, e
 // loadDebFor loads the Packages indexes that may list a pool path: those of
 // the package's architecture (from its file name), in every component, of
 // every suite known. Suites come from the config and from clients' requests.
+// For an "all" package (or a name without an architecture) it loads the
+// architectures clients use; when it cannot tell which those are, the
+// binary-all indexes first, and every architecture's only if the package
+// is not there: a cold cache asked for an "all" package would otherwise
+// fetch and parse the Packages of every architecture of the archive (over
+// 100 MB for bookworm).
 func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error {
 	for _, suite := range rs.cfg.Suites {
 		if _, err := c.current(ctx, rs, "dists/"+suite, false); err != nil && !errors.Is(err, ErrNotFound) {
@@ -125,26 +131,57 @@ func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error
 		}
 	}
 	arch := debArch(rel)
-	var errs []error
-	for _, st := range rs.known() {
-		if err := c.loadDebPackages(ctx, rs, st, arch); err != nil {
-			errs = append(errs, err)
+	archless := arch == "" || arch == "all"
+	guessed := false // some suite's client architectures were not known
+	load := func(every bool) error {
+		var errs []error
+		for _, st := range rs.known() {
+			err := c.loadDebDirs(ctx, rs, st, func(r *debian.Release) []string {
+				arches := []string{arch}
+				switch {
+				case !archless:
+				case every:
+					arches = r.Architectures
+				default:
+					var known bool
+					if arches, known = c.clientArches(r, st); !known {
+						guessed = true
+					}
+				}
+				return packagesDirs(r, arches)
+			})
+			if err != nil {
+				errs = append(errs, err)
+			}
 		}
+		return errors.Join(errs...)
 	}
-	return errors.Join(errs...)
+	if err := load(false); err != nil || !guessed {
+		return err
+	}
+	if _, err := c.idx.Lookup(rs.cfg.Name, rel); !errors.Is(err, index.ErrNotFound) {
+		return nil
+	}
+	return load(true)
 }
 
-// loadDebPackages parses the binary-<arch> Packages indexes of one suite's
-// current snapshot into the index, once per snapshot. For arch "all" (or
-// unknown) it loads the architectures whose indexes clients fetched, or all.
-func (c *Cache) loadDebPackages(ctx context.Context, rs *repoState, st *rootState, arch string) error {
-	return c.loadDebDirs(ctx, rs, st, func(rel *debian.Release) []string {
-		arches := []string{arch}
-		if arch == "" || arch == "all" {
-			arches = c.fetchedArches(rel)
-		}
-		return packagesDirs(rel, arches)
+// clientArches returns the architectures clients of a suite use, as far as
+// the cache can tell: those whose Packages it loaded already and those whose
+// index a client fetched (see fetchedArches). When it cannot tell, it
+// returns "all" and known false.
+func (c *Cache) clientArches(rel *debian.Release, st *rootState) (arches []string, known bool) {
+	var dirs []string
+	if snap := st.snap.Load(); snap != nil {
+		dirs = loadedDirs(st.key, snap.Loaded)
+	}
+	fetched := c.fetchedArches(rel)
+	out := slices.DeleteFunc(slices.Clone(rel.Architectures), func(a string) bool {
+		return !slices.Contains(fetched, a) && !slices.ContainsFunc(dirs, func(d string) bool { return path.Base(d) == "binary-"+a })
 	})
+	if len(out) == 0 {
+		return []string{"all"}, false
+	}
+	return out, true
 }
 
 // loadDebDirs loads the Packages index of each directory dirsOf names in
@@ -269,8 +306,7 @@ func (c *Cache) loadInBackground(rs *repoState, st *rootState, what string, dirs
 }
 
 // fetchedArches returns the architectures whose Packages index a client
-// already fetched (its blob is stored), or every architecture of the
-// Release. Only an index whose bytes belong to one architecture counts:
+// already fetched (its blob is stored). Only an index whose bytes belong to one architecture counts:
 // an empty one (debian-installer, a component with nothing for an
 // architecture) or one that lists only "all" packages is the same blob for
 // several architectures, and the one stored copy would claim them all, so
@@ -298,11 +334,7 @@ func (c *Cache) fetchedArches(rel *debian.Release) []string {
 			out = append(out, archs[0])
 		}
 	}
-	if len(out) == 0 {
-		return rel.Architectures
-	}
-	// In the Release's order.
-	return slices.DeleteFunc(slices.Clone(rel.Architectures), func(a string) bool { return !slices.Contains(out, a) })
+	return out // in no particular order
 }
 
 // packagesDirs lists the "<component>/binary-<arch>" directories of a

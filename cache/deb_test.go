@@ -11,15 +11,17 @@ import (
 
 	"lazymirror/checksum"
 	"lazymirror/debian"
+	"lazymirror/index"
 	"lazymirror/store"
 )
 
-// TestFetchedArches: the architectures a client fetched Packages for are
-// those with a stored index whose bytes no other architecture shares; an
-// empty index (debian-installer, a component with nothing for an
-// architecture) or one of only "all" packages is the same blob for several
-// architectures and must not claim them.
-func TestFetchedArches(t *testing.T) {
+// TestClientArches: the architectures clients use are those whose Packages
+// were loaded, and those with a stored index whose bytes no other
+// architecture shares; an empty index (debian-installer, a component with
+// nothing for an architecture) or one of only "all" packages is the same
+// blob for several architectures and must not claim them. Knowing none,
+// the answer is binary-all, marked as a guess.
+func TestClientArches(t *testing.T) {
 	files := map[string][]byte{
 		"main/binary-amd64/Packages":                     []byte("Package: a\nVersion: 1\n"),
 		"main/binary-arm64/Packages":                     []byte("Package: b\nVersion: 1\n"),
@@ -46,13 +48,17 @@ func TestFetchedArches(t *testing.T) {
 	tests := []struct {
 		name   string
 		stored []string // files whose bytes are in the store
+		loaded []string // Packages indexes the snapshot loaded
 		want   []string
+		known  bool
 	}{
-		{"nothing fetched: every architecture", nil, []string{"all", "amd64", "arm64"}},
-		{"only empty indexes: as nothing", []string{"contrib/binary-amd64/Packages", "main/debian-installer/binary-amd64/Packages"}, []string{"all", "amd64", "arm64"}},
-		{"amd64 and its empty companions", []string{"main/binary-amd64/Packages", "contrib/binary-amd64/Packages", "main/debian-installer/binary-amd64/Packages"}, []string{"amd64"}},
-		{"amd64 and all", []string{"main/binary-amd64/Packages", "main/binary-all/Packages", "contrib/binary-amd64/Packages"}, []string{"all", "amd64"}},
-		{"an index shared by all and arm64 claims neither", []string{"main/binary-amd64/Packages", "non-free/binary-all/Packages"}, []string{"amd64"}},
+		{"nothing fetched or loaded: binary-all first", nil, nil, []string{"all"}, false},
+		{"only empty indexes: as nothing", []string{"contrib/binary-amd64/Packages", "main/debian-installer/binary-amd64/Packages"}, nil, []string{"all"}, false},
+		{"amd64 and its empty companions", []string{"main/binary-amd64/Packages", "contrib/binary-amd64/Packages", "main/debian-installer/binary-amd64/Packages"}, nil, []string{"amd64"}, true},
+		{"amd64 and all", []string{"main/binary-amd64/Packages", "main/binary-all/Packages", "contrib/binary-amd64/Packages"}, nil, []string{"all", "amd64"}, true},
+		{"an index shared by all and arm64 claims neither", []string{"main/binary-amd64/Packages", "non-free/binary-all/Packages"}, nil, []string{"amd64"}, true},
+		{"loaded for an arm64 package, nothing fetched", nil, []string{"dists/stable/main/binary-arm64/Packages.xz"}, []string{"arm64"}, true},
+		{"fetched and loaded", []string{"main/binary-amd64/Packages"}, []string{"dists/stable/main/binary-arm64/Packages.xz"}, []string{"amd64", "arm64"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,9 +80,11 @@ func TestFetchedArches(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			root := &rootState{key: "dists/stable"}
+			root.snap.Store(&index.Snapshot{Loaded: tt.loaded})
 			c := &Cache{store: st}
-			if got := c.fetchedArches(r); !slices.Equal(got, tt.want) {
-				t.Errorf("fetchedArches = %v, want %v", got, tt.want)
+			if got, known := c.clientArches(r, root); !slices.Equal(got, tt.want) || known != tt.known {
+				t.Errorf("clientArches = %v, %v; want %v, %v", got, known, tt.want, tt.known)
 			}
 		})
 	}
