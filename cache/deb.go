@@ -307,12 +307,12 @@ func (c *Cache) loadInBackground(rs *repoState, st *rootState, what string, dirs
 }
 
 // fetchedArches returns the architectures whose Packages index a client
-// already fetched (its blob is stored). Only an index whose bytes belong to one architecture counts:
-// an empty one (debian-installer, a component with nothing for an
-// architecture) or one that lists only "all" packages is the same blob for
-// several architectures, and the one stored copy would claim them all, so
-// that a client asking for an "all" package made lazymirror load the
-// Packages of every architecture of the archive.
+// already fetched (its blob is stored). Only an index whose bytes belong to
+// one architecture counts: an empty one (debian-installer, a component with
+// nothing for an architecture) or one that lists only "all" packages is the
+// same blob for several architectures, and the one stored copy would claim
+// them all, so that a client asking for an "all" package made lazymirror
+// load the Packages of every architecture of the archive.
 func (c *Cache) fetchedArches(rel *debian.Release) []string {
 	owners := make(map[checksum.Digest][]string) // index blob → architectures listing it
 	for _, a := range rel.Architectures {
