@@ -170,8 +170,8 @@ func (s *Store) Open(d checksum.Digest) (*os.File, error) {
 
 // openRead opens a file for reading. os.Open offers every descriptor to
 // the netpoller: two fcntl calls to make it non-blocking, an epoll_ctl that
-// Linux refuses for a regular file, two fcntl calls to undo it. That is
-// five system calls more for each hit than os.NewFile's one.
+// Linux refuses for a regular file, two fcntl calls to undo it: five system
+// calls on every hit where os.NewFile makes one.
 func openRead(name string) (*os.File, error) {
 	for {
 		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
