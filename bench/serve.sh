@@ -88,11 +88,18 @@ if [ "${ONLY:-miss}" = miss ]; then
 echo
 echo "== cold miss, 1 GB"
 direct=$(curl -fsS -o /dev/null -w '%{speed_download} %{time_starttransfer}' http://127.0.0.1:18181/repo/pool/huge_1.0_all.deb)
+# A second reference that, like lazymirror, writes the file: curl keeping
+# it on the data directory's filesystem (no fsync, no checksum).
+keepdir="$(dirname "${DATA_DIR:-$work/data}")/curl-out.$$"
+mkdir -p "$keepdir"
+kept=$(curl -fsS -o "$keepdir/huge" -w '%{speed_download}' http://127.0.0.1:18181/repo/pool/huge_1.0_all.deb)
+rm -rf "$keepdir"
+sync # its writeback must not land on the run that follows
 [ -n "${PROFILE:-}" ] && (curl -fsS -o "$PROFILE" "http://127.0.0.1:18182/_/debug/pprof/profile?seconds=4" &)
 miss=$(curl -fsS -o /dev/null -w '%{speed_download} %{time_starttransfer}' http://127.0.0.1:18182/bench/pool/huge_1.0_all.deb)
 rss=$(awk '/VmHWM/{print $2/1024" MB"}' "/proc/$lmpid/status")
 read -r dspeed dttfb <<<"$direct"
 read -r mspeed mttfb <<<"$miss"
-awk -v d="$dspeed" -v m="$mspeed" -v dt="$dttfb" -v mt="$mttfb" 'BEGIN{printf "direct from nginx: %.0f MB/s, first byte %.1f ms\nthrough lazymirror: %.0f MB/s, first byte %.1f ms\nratio %.2fx direct (target >= 0.95)\n", d/1e6, dt*1000, m/1e6, mt*1000, m/d}'
+awk -v d="$dspeed" -v k="$kept" -v m="$mspeed" -v dt="$dttfb" -v mt="$mttfb" 'BEGIN{printf "direct from nginx: %.0f MB/s, first byte %.1f ms\ndirect from nginx, keeping the file: %.0f MB/s\nthrough lazymirror: %.0f MB/s, first byte %.1f ms\nratio %.2fx direct (target >= 0.95), %.2fx direct keeping the file\n", d/1e6, dt*1000, k/1e6, m/1e6, mt*1000, m/d, m/k}'
 echo "lazymirror peak RSS over the whole run: $rss (target <= 100 MB)"
 fi
