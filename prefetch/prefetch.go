@@ -27,7 +27,12 @@ var ErrNotFound = errors.New("not found")
 // Getter fetches repo-relative paths: from the cache in-process, or from a
 // running server over HTTP. hit says the bytes were already stored.
 type Getter interface {
+	// Get returns the bytes of path (prefetch reads metadata with it).
 	Get(ctx context.Context, path string) (body io.ReadCloser, hit bool, err error)
+	// Fetch makes the mirror hold path, downloaded and verified, and
+	// returns its size without handing its bytes over: warming a cache
+	// needs nothing streamed back.
+	Fetch(ctx context.Context, path string) (size int64, hit bool, err error)
 }
 
 // Options say what to resolve against and how to fetch.
@@ -144,17 +149,12 @@ feed:
 	return res, ctx.Err()
 }
 
-// fetch reads one package through g to its end (the mirror verifies it;
-// a body that ends early is an error).
+// fetch has g hold one package and checks the size it reports against
+// the metadata's.
 func fetch(ctx context.Context, g Getter, c pkgspec.Candidate) (int64, bool, error) {
-	body, hit, err := g.Get(ctx, c.Path)
-	if err != nil {
-		return 0, false, err
-	}
-	defer body.Close()
-	n, err := io.Copy(io.Discard, body)
+	n, hit, err := g.Fetch(ctx, c.Path)
 	if err == nil && c.Size > 0 && n != c.Size {
-		err = fmt.Errorf("%s: got %d bytes, metadata says %d", c.Path, n, c.Size)
+		err = fmt.Errorf("%s: the mirror holds %d bytes, metadata says %d", c.Path, n, c.Size)
 	}
 	return n, hit, err
 }
