@@ -42,7 +42,7 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
-	cfg, _, err := dd.load(getenv)
+	cfg, _, err := dd.load(getenv, true)
 	if err != nil {
 		return err
 	}

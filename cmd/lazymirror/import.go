@@ -117,10 +117,12 @@ func (d *dataDirFlags) register(fs *flag.FlagSet) {
 
 // load reads the configuration: the file --config names, else the one
 // discovered from the host's apt and dnf sources (returned too, for its
-// client lines and notes; nil with --config). The data directory is
-// --data-dir, else the config file's data_dir, else $LAZYMIRROR_DATA_DIR,
-// else the default.
-func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, *config.Discovered, error) {
+// client lines and notes; nil with --config). A command that needs no
+// repos (repos false) gets the built-in defaults instead of a discovery,
+// so that a sources file it may not read cannot stop it. The data
+// directory is --data-dir, else the config file's data_dir, else
+// $LAZYMIRROR_DATA_DIR, else the default.
+func (d *dataDirFlags) load(getenv func(string) string, repos bool) (*config.Config, *config.Discovered, error) {
 	var (
 		cfg  *config.Config
 		disc *config.Discovered
@@ -131,10 +133,13 @@ func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, *config
 			return nil, nil, err
 		}
 	} else {
-		if disc, err = config.Discover(*d.sourcesRoot, nil); err != nil {
-			return nil, nil, err
+		cfg = config.Default()
+		if repos {
+			if disc, err = config.Discover(*d.sourcesRoot, nil); err != nil {
+				return nil, nil, err
+			}
+			cfg = disc.Config
 		}
-		cfg = disc.Config
 		if v := getenv("LAZYMIRROR_DATA_DIR"); v != "" {
 			cfg.DataDir = v
 		}
@@ -148,7 +153,7 @@ func (d *dataDirFlags) load(getenv func(string) string) (*config.Config, *config
 // open resolves the data directory (see load) and opens its store and
 // index, exclusively (see openData).
 func (d *dataDirFlags) open(getenv func(string) string) (string, *store.Store, *index.DB, func(), error) {
-	cfg, _, err := d.load(getenv)
+	cfg, _, err := d.load(getenv, false)
 	if err != nil {
 		return "", nil, nil, nil, err
 	}

@@ -218,3 +218,23 @@ func writeTestFile(t *testing.T, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestSourcesOnlyWhereNeeded: without --config, the commands that work on
+// repos read the host's sources, and a sources file that cannot be read
+// stops them with an error naming it; verify and import need no repos and
+// do not read them at all.
+func TestSourcesOnlyWhereNeeded(t *testing.T) {
+	root := t.TempDir()
+	// A directory where apt's sources.list should be: unreadable as a file.
+	if err := os.MkdirAll(filepath.Join(root, "etc/apt/sources.list"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if err := run(context.Background(), []string{"verify", "--sources-root", root, "--data-dir", data}, noEnv, nil, io.Discard, io.Discard); err != nil {
+		t.Errorf("verify read the host's sources: %v", err)
+	}
+	err := run(context.Background(), []string{"stats", "--sources-root", root, "--data-dir", data}, noEnv, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "sources.list") {
+		t.Errorf("stats with an unreadable sources.list: %v; want an error naming it", err)
+	}
+}

@@ -72,7 +72,7 @@ func runPrefetch(ctx context.Context, args []string, getenv func(string) string,
 		fs.Usage()
 		return errUsage
 	}
-	cfg, _, err := dd.load(getenv)
+	cfg, _, err := dd.load(getenv, true)
 	if err != nil {
 		return err
 	}

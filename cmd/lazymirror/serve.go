@@ -42,7 +42,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
-	cfg, disc, err := dd.load(getenv)
+	cfg, disc, err := dd.load(getenv, true)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func runStats(ctx context.Context, args []string, getenv func(string) string, st
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
-	cfg, _, err := dd.load(getenv)
+	cfg, _, err := dd.load(getenv, true)
 	if err != nil {
 		return err
 	}
