@@ -9,11 +9,12 @@ func (s *Server) SetStatsMaxAge(d time.Duration) {
 	s.statsCache.maxAge = d
 }
 
-// StatsSettled reports whether no statistics refresh is scheduled or under
-// way.
-func (s *Server) StatsSettled() bool {
+// WaitStats waits until no statistics refresh is scheduled or under way.
+func (s *Server) WaitStats() {
 	sc := &s.statsCache
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	return !sc.due.Load() && !sc.running
+	for sc.due.Load() || sc.running {
+		sc.idle.Wait()
+	}
 }

@@ -28,8 +28,9 @@ const statsCost = 20
 
 // statsCache holds the latest statistics report and schedules new ones.
 type statsCache struct {
-	due     atomic.Bool // a refresh is scheduled
+	due     atomic.Bool // a refresh is scheduled; cleared under mu as it starts
 	mu      sync.Mutex
+	idle    sync.Cond // L is &mu; broadcast when a computation ends
 	report  *stats.Report
 	started time.Time     // the last computation
 	cost    time.Duration // of the last computation
@@ -38,24 +39,28 @@ type statsCache struct {
 	timer   *time.Timer   // the scheduled refresh
 	maxAge  time.Duration // statsMaxAge, but for tests
 	closed  bool
-	done    sync.WaitGroup // the computing goroutine
 }
 
 // refreshStats computes a new report in the background; when one is being
 // computed already, another follows it.
 func (s *Server) refreshStats() {
+	s.statsCache.mu.Lock()
+	defer s.statsCache.mu.Unlock()
+	s.startStatsLocked()
+}
+
+// startStatsLocked is refreshStats with statsCache.mu held.
+func (s *Server) startStatsLocked() {
 	sc := &s.statsCache
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.closed {
+	switch {
+	case sc.closed:
 		return
-	}
-	if sc.running {
+	case sc.running:
 		sc.again = true
 		return
 	}
 	sc.running, sc.started = true, time.Now()
-	sc.done.Go(func() {
+	go func() {
 		for {
 			bg, cancel := context.WithTimeout(context.Background(), statsMaxAge)
 			r, err := s.cache.Report(bg)
@@ -66,15 +71,15 @@ func (s *Server) refreshStats() {
 			}
 			again := sc.again && !sc.closed
 			sc.again, sc.running = false, again
-			if again {
-				sc.started = time.Now()
-			}
-			sc.mu.Unlock()
 			if !again {
+				sc.idle.Broadcast()
+				sc.mu.Unlock()
 				return
 			}
+			sc.started = time.Now()
+			sc.mu.Unlock()
 		}
-	})
+	}()
 }
 
 // changed notes that a request may have changed the figures: unless a
@@ -93,8 +98,10 @@ func (s *Server) changed() {
 	}
 	wait := time.Until(sc.started.Add(max(sc.maxAge, statsCost*sc.cost)))
 	sc.timer = time.AfterFunc(max(wait, 0), func() {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
 		sc.due.Store(false)
-		s.refreshStats()
+		s.startStatsLocked()
 	})
 }
 
@@ -103,12 +110,14 @@ func (s *Server) changed() {
 func (s *Server) Close() {
 	sc := &s.statsCache
 	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	sc.closed = true
 	if sc.timer != nil {
 		sc.timer.Stop()
 	}
-	sc.mu.Unlock()
-	sc.done.Wait()
+	for sc.running {
+		sc.idle.Wait()
+	}
 }
 
 // stats answers /_/stats with the statistics report as JSON. "?fresh=1"

@@ -60,6 +60,7 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	s.mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	s.mux.HandleFunc("GET /{$}", s.index)
 	s.statsCache.maxAge = statsMaxAge
+	s.statsCache.idle.L = &s.statsCache.mu
 	s.refreshStats() // the first /_/stats need not wait for it
 	return s
 }
