@@ -25,13 +25,16 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -67,6 +70,9 @@ type Options struct {
 	OtherTTL time.Duration
 	// Transport, when set, is the HTTP transport to upstream mirrors (tests).
 	Transport http.RoundTripper
+	// HotBytes is the memory kept for the bytes of small blobs clients
+	// ask for (see hotBlobs): 0 means the default, 64 MiB; negative, none.
+	HotBytes int64
 }
 
 // Cache is the lazy mirror: see the package doc.
@@ -80,6 +86,7 @@ type Cache struct {
 	flights flights
 	flush   flusher
 	ev      evictor
+	hot     *hotBlobs
 
 	ctx    context.Context // lifetime of downloads; cancelled by Close
 	cancel context.CancelFunc
@@ -104,6 +111,9 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 	if opts.OtherTTL <= 0 {
 		opts.OtherTTL = 10 * time.Minute
 	}
+	if opts.HotBytes == 0 {
+		opts.HotBytes = 64 << 20
+	}
 	c := &Cache{
 		store: opts.Store,
 		idx:   opts.Index,
@@ -111,6 +121,7 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		now:   opts.Now,
 		opts:  opts,
 		repos: make(map[string]*repoState),
+		hot:   newHotBlobs(max(opts.HotBytes, 0)),
 	}
 	if err := c.initEvictor(opts.Config); err != nil {
 		return nil, err
@@ -202,18 +213,36 @@ type Object struct {
 	// ModTime is when the blob was stored (or the root fetched).
 	ModTime time.Time
 
-	file *os.File
-	fl   *flight
-	c    *Cache
+	file  *os.File
+	bytes []byte // the blob, when held in memory (then file is nil)
+	fl    *flight
+	c     *Cache
 }
 
-// File returns the committed blob, or nil while it is still being downloaded.
+// File returns the committed blob's file, or nil while it is still being
+// downloaded, or when its bytes are in memory (see Bytes).
 func (o *Object) File() *os.File { return o.file }
+
+// Bytes returns the committed blob when its bytes are held in memory (a
+// small blob): they must not be modified. Else it returns nil.
+func (o *Object) Bytes() []byte { return o.bytes }
+
+// Content returns the committed blob's bytes, from its file or from
+// memory; nil while it is still being downloaded.
+func (o *Object) Content() *io.SectionReader {
+	switch {
+	case o.bytes != nil:
+		return io.NewSectionReader(bytes.NewReader(o.bytes), 0, o.Size)
+	case o.file != nil:
+		return io.NewSectionReader(o.file, 0, o.Size)
+	}
+	return nil
+}
 
 // Wait blocks until the download ends, then File is set. It returns the
 // download's error, or ctx's.
 func (o *Object) Wait(ctx context.Context) error {
-	if o.file != nil {
+	if o.file != nil || o.bytes != nil {
 		return nil
 	}
 	d, size, err := o.fl.wait(ctx)
@@ -232,8 +261,8 @@ func (o *Object) Wait(ctx context.Context) error {
 // when committed, else the running download as it grows. A download that
 // fails makes the reader fail (never a short read that ends in io.EOF).
 func (o *Object) Follow(ctx context.Context) (io.ReadCloser, error) {
-	if o.file != nil {
-		return io.NopCloser(io.NewSectionReader(o.file, 0, o.Size)), nil
+	if r := o.Content(); r != nil {
+		return io.NopCloser(r), nil
 	}
 	fr, err := o.fl.follow(ctx)
 	if err != nil {
@@ -245,7 +274,7 @@ func (o *Object) Follow(ctx context.Context) (io.ReadCloser, error) {
 	if err := o.Wait(ctx); err != nil {
 		return nil, err
 	}
-	return io.NopCloser(io.NewSectionReader(o.file, 0, o.Size)), nil
+	return io.NopCloser(o.Content()), nil
 }
 
 // Close releases the object: its file, and its hold against eviction.
@@ -291,7 +320,7 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 		o.Class = cls.String()
 	}
 	rs.counters.add(o.Hit)
-	if o.Hit && o.file != nil { // a join is counted when its download ends
+	if o.Hit && (o.file != nil || o.bytes != nil) { // a join is counted when its download ends
 		c.idx.Touch(o.Digest)
 	}
 	return o, nil
@@ -312,7 +341,7 @@ func (c *Cache) openIndexed(ctx context.Context, rs *repoState, root, rel string
 		return nil, err
 	}
 	o, err := c.openEntry(rs, rel, e, false)
-	if err == nil && o.file != nil {
+	if err == nil && o.Content() != nil {
 		c.preload(rs, rel) // stored already; a download preloads when it ends (see run)
 	}
 	return o, err
@@ -359,7 +388,12 @@ func (c *Cache) openEntry(rs *repoState, rel string, e index.Entry, punish bool)
 }
 
 // openStored opens a committed blob; ok is false when the store lacks it.
+// A small blob is read into memory (hotBlobs) once, and verified then:
+// a file found corrupt is quarantined, and the blob fetched again.
 func (c *Cache) openStored(d checksum.Digest) (*Object, bool) {
+	if e, ok := c.hot.get(d); ok {
+		return &Object{Digest: d, Size: int64(len(e.b)), Hit: true, ModTime: e.mod, bytes: e.b, c: c}, true
+	}
 	f, err := c.store.Open(d)
 	if err != nil {
 		return nil, false
@@ -369,8 +403,39 @@ func (c *Cache) openStored(d checksum.Digest) (*Object, bool) {
 		f.Close()
 		return nil, false
 	}
+	if c.hot.fits(fi.Size()) {
+		defer f.Close()
+		b := make([]byte, fi.Size())
+		if _, err := f.ReadAt(b, 0); err != nil {
+			c.log.Warn("reading a stored blob", "blob", d, "err", err)
+			return nil, false
+		}
+		if got := checksum.Digest(sha256.Sum256(b)); got != d {
+			c.quarantine(d, got)
+			return nil, false
+		}
+		e := c.hot.put(d, b, fi.ModTime())
+		return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: e.mod, bytes: e.b, c: c}, true
+	}
 	c.ev.hold(d, 1)
 	return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: fi.ModTime(), file: f, c: c}, true
+}
+
+// removeBlob removes a blob from the store, and from memory.
+func (c *Cache) removeBlob(d checksum.Digest) error {
+	c.hot.drop(d)
+	return c.store.Remove(d)
+}
+
+// quarantine moves a stored blob whose bytes hash to got out of the store
+// (to DATA_DIR/quarantine, as verify --repair does) and forgets its record,
+// so that it is fetched again.
+func (c *Cache) quarantine(d, got checksum.Digest) {
+	dst, err := c.store.Quarantine(d, filepath.Join(c.store.Root(), "quarantine"))
+	if err == nil {
+		err = c.idx.DeleteBlob(d)
+	}
+	c.log.Error("stored blob is corrupt: quarantined, to be fetched again", "blob", d, "content_sha256", got, "moved_to", dst, "err", err)
 }
 
 // openOther serves a path no metadata describes, cached by URL for OtherTTL.

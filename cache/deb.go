@@ -429,7 +429,7 @@ func (c *Cache) ingest(ctx context.Context, rs *repoState, p string, e index.Ent
 	// give it back, not hold 100 MB of RSS until the next load.
 	defer debug.FreeOSMemory()
 	bulk := c.idx.NewBulk(rs.cfg.Name, 0)
-	n, err := parse(io.NewSectionReader(o.File(), 0, o.Size), bulk)
+	n, err := parse(o.Content(), bulk)
 	if cerr := bulk.Close(); err == nil {
 		err = cerr
 	}

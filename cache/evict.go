@@ -170,7 +170,7 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 		if _, err := c.idx.Evict(cd.d); err != nil && !errors.Is(err, index.ErrNotFound) {
 			return rep, err
 		}
-		removed, err := c.ev.removeUnlessUsed(cd.d, func() error { return c.store.Remove(cd.d) })
+		removed, err := c.ev.removeUnlessUsed(cd.d, func() error { return c.removeBlob(cd.d) })
 		if err != nil {
 			return rep, fmt.Errorf("evict %s: %w", cd.d, err)
 		}

@@ -156,7 +156,7 @@ func (c *Cache) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		if err := c.idx.DeleteBlob(d); err != nil {
 			return rep, err
 		}
-		if err := c.store.Remove(d); err != nil {
+		if err := c.removeBlob(d); err != nil {
 			return rep, err
 		}
 		c.ev.add(-sizes[i])

@@ -73,6 +73,8 @@ type DB struct {
 
 	mu     sync.Mutex // guards access
 	access map[checksum.Digest]access
+
+	lookups lookups
 }
 
 // access is what Touch has recorded for one blob since the last flush.

@@ -72,12 +72,30 @@ type Record struct {
 // bound a transaction's memory.
 const DefaultChunk = 50_000
 
-// Lookup returns the entry for (repo, path), or an error wrapping ErrNotFound.
+// Lookup returns the entry for (repo, path), or an error wrapping
+// ErrNotFound. Its answers are memoized until the entries change. The
+// Entry's Upstream value is shared with later answers: do not modify it.
 func (db *DB) Lookup(repo, path string) (Entry, error) {
+	v, ok := db.lookups.get(repo, path)
+	if !ok {
+		var err error
+		if v, err = db.lookup(repo, path); err != nil {
+			return Entry{}, err
+		}
+	}
+	if !v.found {
+		return Entry{}, fmt.Errorf("lookup %s %s: %w", repo, path, ErrNotFound)
+	}
+	return v.e, nil
+}
+
+// lookup reads (repo, path) in a read transaction, and memoizes it.
+func (db *DB) lookup(repo, path string) (lookup, error) {
 	var (
 		e     Entry
 		found bool
 	)
+	gen := db.lookups.gen.Load() // before the transaction: a change it misses bumps gen after
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		b := nested(tx, bucketEntries, readKey(repo))
 		if b == nil {
@@ -92,13 +110,12 @@ func (db *DB) Lookup(repo, path string) (Entry, error) {
 		e, err = decodeEntry(v)
 		return err
 	})
-	switch {
-	case err != nil:
-		return Entry{}, fmt.Errorf("lookup %s %s: %w", repo, path, err)
-	case !found:
-		return Entry{}, fmt.Errorf("lookup %s %s: %w", repo, path, ErrNotFound)
+	if err != nil {
+		return lookup{}, fmt.Errorf("lookup %s %s: %w", repo, path, err)
 	}
-	return e, nil
+	v := lookup{e: e, found: found, gen: gen}
+	db.lookups.put(repo, path, v)
+	return v, nil
 }
 
 // readKey returns s's bytes without copying, for read transactions on the
@@ -208,6 +225,7 @@ func (db *DB) writeSorted(repo string, recs []Record) error {
 		}
 		return nil
 	})
+	db.lookups.changed() // after the commit (or a failed one: harmless)
 	if err != nil {
 		return fmt.Errorf("put %d entries in %s: %w", len(recs), repo, err)
 	}
@@ -282,6 +300,7 @@ func (db *DB) DeleteEntry(repo, path string) error {
 		}
 		return b.Delete([]byte(path))
 	})
+	db.lookups.changed()
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", repo, path, err)
 	}

@@ -735,3 +735,43 @@ func TestConcurrentTouch(t *testing.T) {
 		t.Errorf("%d hits recorded, want %d", hits, workers*touches)
 	}
 }
+
+// TestLookupFollowsChanges: Lookup's memo never answers with what the
+// entries held before a change: each write below is seen by the Lookup
+// that follows it, whether the memo held the path as absent or present.
+func TestLookupFollowsChanges(t *testing.T) {
+	db, _ := openTest(t, Options{})
+	lookup := func(want Entry, found bool) {
+		t.Helper()
+		for range 2 { // the second answer comes from the memo
+			e, err := db.Lookup("debian", "pool/a.deb")
+			switch {
+			case found && err != nil:
+				t.Fatalf("lookup: %v", err)
+			case !found && !errors.Is(err, ErrNotFound):
+				t.Fatalf("lookup: %v, %+v; want not found", err, e)
+			case found && (e.Digest != want.Digest || e.Size != want.Size):
+				t.Fatalf("lookup: %x %d, want %x %d", e.Digest, e.Size, want.Digest, want.Size)
+			}
+		}
+	}
+	lookup(Entry{}, false)
+	first := Entry{Digest: digestOf("a1"), Size: 1, Snapshot: 1, Kind: Package}
+	if err := db.Put("debian", "pool/a.deb", first); err != nil {
+		t.Fatal(err)
+	}
+	lookup(first, true)
+	second := Entry{Digest: digestOf("a2"), Size: 2, Snapshot: 2, Kind: Package}
+	bulk := db.NewBulk("debian", 0)
+	if err := bulk.Add("pool/a.deb", second); err != nil {
+		t.Fatal(err)
+	}
+	if err := bulk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lookup(second, true)
+	if err := db.DeleteEntry("debian", "pool/a.deb"); err != nil {
+		t.Fatal(err)
+	}
+	lookup(Entry{}, false)
+}

@@ -27,7 +27,7 @@ func (g CacheGetter) Get(ctx context.Context, path string) (io.ReadCloser, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	return objectReader{io.NewSectionReader(o.File(), 0, o.Size), o}, o.Hit, nil
+	return objectReader{o.Content(), o}, o.Hit, nil
 }
 
 // Fetch has the cache hold path and returns its size.

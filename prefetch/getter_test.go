@@ -2,13 +2,14 @@ package prefetch
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 
 	"lazymirror/config"
 	"lazymirror/internal/fixture"
@@ -37,15 +38,21 @@ func TestHTTPFetch(t *testing.T) {
 	}
 	h := server.New(c, cfg, nil)
 	t.Cleanup(h.Close)
-	var sent atomic.Int64 // body bytes lazymirror wrote for packages
-	srv := httptest.NewServer(countBodies(h, &sent, "/debian/pool/"))
-	t.Cleanup(srv.Close)
+	var sent atomic.Int64 // body bytes lazymirror answered with for packages
+	srv := h.HTTPServer()
+	srv.Handler = countBodies(h.Handle, &sent, "/debian/pool/")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
 
 	specs, errs := pkgspec.Parse(strings.NewReader("a-lm\nb-lm\n"))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	g := HTTPGetter{Base: srv.URL, Repo: "debian"}
+	g := HTTPGetter{Base: "http://" + ln.Addr().String(), Repo: "debian"}
 	opts := Options{Kind: pkgspec.Deb, Roots: []string{"stable"}, Arches: []string{"amd64", "all"}, Jobs: 2}
 	res, err := Run(context.Background(), g, specs, opts)
 	if err != nil {
@@ -83,23 +90,17 @@ func TestHTTPFetch(t *testing.T) {
 	}
 }
 
-// countBodies counts the body bytes h writes for paths under prefix.
-func countBodies(h http.Handler, n *atomic.Int64, prefix string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, prefix) {
-			w = countingWriter{w, n}
+// countBodies adds up the body lengths h answers with for paths under
+// prefix.
+func countBodies(h fasthttp.RequestHandler, n *atomic.Int64, prefix string) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		h(ctx)
+		switch {
+		case !strings.HasPrefix(string(ctx.Path()), prefix):
+		case ctx.Response.IsBodyStream():
+			n.Add(int64(ctx.Response.Header.ContentLength()))
+		default:
+			n.Add(int64(len(ctx.Response.Body())))
 		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (c countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n.Add(int64(n))
-	return n, err
+	}
 }

@@ -1,7 +1,9 @@
 package server_test
 
 import (
-	"net/http/httptest"
+	"net"
+
+	"github.com/valyala/fasthttp"
 	"testing"
 
 	"lazymirror/server"
@@ -31,15 +33,21 @@ func TestAdminAccess(t *testing.T) {
 		{"POST", "/debian/pool/x.deb", "192.0.2.7:5000", "", 405},
 	}
 	for _, tt := range tests {
-		r := httptest.NewRequest(tt.method, tt.path, nil)
-		r.RemoteAddr = tt.remote
+		var req fasthttp.Request
+		req.Header.SetMethod(tt.method)
+		req.SetRequestURI(tt.path)
 		if tt.auth != "" {
-			r.Header.Set("Authorization", tt.auth)
+			req.Header.Set("Authorization", tt.auth)
 		}
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, r)
-		if w.Code != tt.code {
-			t.Errorf("%s %s from %s (%q): %d, want %d", tt.method, tt.path, tt.remote, tt.auth, w.Code, tt.code)
+		remote, err := net.ResolveTCPAddr("tcp", tt.remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, remote, nil)
+		srv.Handle(&ctx)
+		if code := ctx.Response.StatusCode(); code != tt.code {
+			t.Errorf("%s %s from %s (%q): %d, want %d", tt.method, tt.path, tt.remote, tt.auth, code, tt.code)
 		}
 	}
 }

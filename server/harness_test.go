@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"lazymirror/cache"
 	"lazymirror/checksum"
@@ -30,13 +32,14 @@ type harness struct {
 	store   *store.Store
 	idx     *index.DB
 	cache   *cache.Cache
-	srv     *httptest.Server
+	srv     *fasthttp.Server
+	base    string // "http://127.0.0.1:N"
 	handler *server.Server
 	dir     string
 }
 
 // newHarness starts lazymirror with a YAML configuration (the real parser).
-// The listen address in the YAML is ignored: httptest picks a port.
+// The listen address in the YAML is ignored: the harness picks a port.
 func newHarness(t testing.TB, yaml string) *harness {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
@@ -63,9 +66,12 @@ func (h *harness) start() {
 		t.Fatal(err)
 	}
 	h.handler = server.New(h.cache, h.cfg, log)
-	h.srv = httptest.NewUnstartedServer(h.handler)
-	h.srv.Config.ConnContext = server.ConnContext
-	h.srv.Start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv, h.base = h.handler.HTTPServer(), "http://"+ln.Addr().String()
+	go h.srv.Serve(ln)
 	t.Cleanup(h.stop)
 }
 
@@ -74,7 +80,9 @@ func (h *harness) stop() {
 	if h.srv == nil {
 		return
 	}
-	h.srv.Close()
+	if err := h.srv.Shutdown(); err != nil {
+		h.t.Errorf("shutdown: %v", err)
+	}
 	h.handler.Close()
 	h.cache.Close(context.Background())
 	h.idx.Close()
@@ -89,7 +97,7 @@ func (h *harness) restart() {
 }
 
 // URL returns lazymirror's base URL for a repo ("http://127.0.0.1:N/<repo>").
-func (h *harness) URL(repo string) string { return h.srv.URL + "/" + repo }
+func (h *harness) URL(repo string) string { return h.base + "/" + repo }
 
 // get fetches a URL through lazymirror and returns status, body and headers.
 func (h *harness) get(url string, hdr map[string]string) (int, []byte, http.Header) {

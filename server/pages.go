@@ -108,6 +108,7 @@ func (s *Server) changed() {
 // Close stops the background statistics: a scheduled refresh is dropped
 // and one under way is waited for. Call it before closing the cache.
 func (s *Server) Close() {
+	s.cancel()
 	sc := &s.statsCache
 	sc.mu.Lock()
 	defer sc.mu.Unlock()

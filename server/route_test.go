@@ -41,7 +41,7 @@ func rawGet(t *testing.T, addr, target, host string) (int, []byte) {
 func TestRouting(t *testing.T) {
 	arc := newAptArchive(t)
 	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], hosts: [debian-mirror.lan], suites: [stable]}"))
-	addr := strings.TrimPrefix(h.srv.URL, "http://")
+	addr := strings.TrimPrefix(h.base, "http://")
 	plus := arc.stable[1].Pool() // plus-lm_1.0+dfsg-1~bpo12+1_amd64.deb
 	want, err := os.ReadFile(filepath.Join(arc.dir, plus))
 	if err != nil {

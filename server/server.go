@@ -1,9 +1,14 @@
 // Package server is lazymirror's HTTP face: it routes a request to a repo
 // (by virtual host, by the first path segment, or as a forward proxy by the
 // mirror URL), hands the cleaned path to the cache, and serves what comes
-// back: a stored blob through http.ServeContent (Range, If-Range, HEAD,
-// conditional requests, and sendfile from the *os.File), or a download in
-// progress streamed as it arrives.
+// back: a stored blob (Range, If-Range, HEAD, conditional requests; a
+// small one from memory with its headers in one send, a large one by
+// sendfile), or a download in progress streamed as it arrives.
+//
+// It speaks HTTP/1.1 through fasthttp rather than net/http: a hit on a
+// small package is mostly the HTTP server's own work, and fasthttp's is a
+// fraction of net/http's (README, Performance). lazymirror's own pages
+// (admin endpoints, the status page) stay net/http handlers, adapted.
 //
 // It is not an open proxy: only configured repos are served, and only from
 // their configured mirrors. Admin endpoints (/_/stats, /metrics) answer
@@ -28,6 +33,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"lazymirror/cache"
 	"lazymirror/config"
@@ -41,43 +48,72 @@ type Server struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	metrics *metrics
-	mux     *http.ServeMux
+	// pages serves lazymirror's own paths (admin endpoints, the status
+	// page): net/http handlers, through fasthttpadaptor. None of them is
+	// on the hot path, and all answer small bodies.
+	pages fasthttp.RequestHandler
+	// ctx is what cache work of requests runs under: a fasthttp request's
+	// own context must not outlive its handler, and a response body is
+	// read after the handler returns. Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 	statsCache
 }
 
-// New returns the HTTP handler of lazymirror.
+// New returns lazymirror's HTTP handler; HTTPServer wraps it in a server.
 func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cache: c, cfg: cfg, log: log, metrics: newMetrics(c), mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /_/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	s.mux.Handle("GET /_/stats", s.admin(http.HandlerFunc(s.stats)))
-	s.mux.Handle("POST /_/gc", s.admin(http.HandlerFunc(s.gc)))
+	s := &Server{cache: c, cfg: cfg, log: log, metrics: newMetrics(c)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /_/stats", s.admin(http.HandlerFunc(s.stats)))
+	mux.Handle("POST /_/gc", s.admin(http.HandlerFunc(s.gc)))
 	// Go's profiler, for operators chasing a slow path (admin only).
-	s.mux.Handle("GET /_/debug/pprof/", s.admin(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
-	s.mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
-	s.mux.HandleFunc("GET /{$}", s.index)
+	mux.Handle("GET /_/debug/pprof/", s.admin(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	mux.HandleFunc("GET /{$}", s.index)
+	s.pages = fasthttpadaptor.NewFastHTTPHandler(mux)
 	s.statsCache.maxAge = statsMaxAge
 	s.statsCache.idle.L = &s.statsCache.mu
 	s.refreshStats() // the first /_/stats need not wait for it
 	return s
 }
 
-// ServeHTTP routes a request: admin paths, then repos.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	repo, rel, err := s.route(r)
+// HTTPServer returns the HTTP/1.1 server (fasthttp) for the handler.
+func (s *Server) HTTPServer() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler: s.Handle,
+		Name:    "lazymirror",
+		// Room for dnf's multi-range requests (up to 256 ranges in one
+		// Range header) and for a small package with its headers, so
+		// that one goes out in a single send.
+		ReadBufferSize:        16 << 10,
+		WriteBufferSize:       inlineMax + 4<<10,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		SecureErrorLogMessage: true,
+		Logger:                slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		CloseOnShutdown:       true,
+	}
+}
+
+// Handle serves one request: lazymirror's own paths, then repos.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	repo, rel, err := s.route(ctx)
 	switch {
 	case err != nil:
-		s.fail(w, r, "", err)
+		s.fail(ctx, "", err)
 	case repo == "":
-		s.mux.ServeHTTP(w, r)
-	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		s.pages(ctx)
+	case !ctx.IsGet() && !ctx.IsHead():
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		ctx.Error("method not allowed", fasthttp.StatusMethodNotAllowed)
 	default:
-		s.serveRepo(w, r, repo, rel)
+		s.serveRepo(ctx, repo, rel)
 	}
 }
 
@@ -86,20 +122,33 @@ var errNotProxy = errors.New("not a configured mirror: lazymirror is not an open
 
 // route finds the repo and repo-relative path of a request. repo is ""
 // for lazymirror's own paths.
-func (s *Server) route(r *http.Request) (repo, rel string, err error) {
-	// An encoded slash or backslash would let one path name another.
-	if esc := strings.ToLower(r.URL.EscapedPath()); strings.Contains(esc, "%2f") || strings.Contains(esc, "%5c") || strings.Contains(esc, "%00") {
-		return "", "", fmt.Errorf("encoded separator in %q: %w", r.URL.EscapedPath(), cache.ErrBadPath)
+func (s *Server) route(ctx *fasthttp.RequestCtx) (repo, rel string, err error) {
+	// The request target as sent (fasthttp's Path is normalized: a path
+	// with ".." must be refused, not resolved to another).
+	target := string(ctx.Request.Header.RequestURI())
+	if !strings.HasPrefix(target, "/") { // absolute form: a forward proxy's client (Acquire::http::Proxy, dnf proxy=)
+		u, err := url.ParseRequestURI(target)
+		if err != nil || !u.IsAbs() {
+			return "", "", fmt.Errorf("request target %q: %w", target, cache.ErrBadPath)
+		}
+		if err := checkEscapes(u.EscapedPath()); err != nil {
+			return "", "", err
+		}
+		return s.routeProxy(u)
 	}
-	if r.URL.IsAbs() { // forward proxy: Acquire::http::Proxy, dnf proxy=
-		return s.routeProxy(r.URL)
+	esc, _, _ := strings.Cut(target, "?")
+	if err := checkEscapes(esc); err != nil {
+		return "", "", err
 	}
-	if rp, ok := s.cfg.RepoForHost(r.Host); ok {
-		rel, err := cache.CleanPath(r.URL.Path)
+	p, err := url.PathUnescape(esc)
+	if err != nil {
+		return "", "", fmt.Errorf("path %q: %w", esc, cache.ErrBadPath)
+	}
+	if rp, ok := s.cfg.RepoForHost(string(ctx.Host())); ok {
+		rel, err := cache.CleanPath(p)
 		return rp.Name, rel, err
 	}
-	p := strings.TrimPrefix(r.URL.Path, "/")
-	first, rest, _ := strings.Cut(p, "/")
+	first, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if _, ok := s.cfg.Repo(first); !ok {
 		if first == "" || first == "_" || first == "metrics" {
 			return "", "", nil
@@ -108,6 +157,22 @@ func (s *Server) route(r *http.Request) (repo, rel string, err error) {
 	}
 	rel, err = cache.CleanPath(rest)
 	return first, rel, err
+}
+
+// checkEscapes refuses an escaped path with an encoded slash, backslash
+// or NUL, which would let one path name another.
+func checkEscapes(esc string) error {
+	for rest := esc; ; {
+		i := strings.IndexByte(rest, '%')
+		if i < 0 || i+3 > len(rest) {
+			return nil
+		}
+		switch strings.ToLower(rest[i+1 : i+3]) {
+		case "2f", "5c", "00":
+			return fmt.Errorf("encoded separator in %q: %w", esc, cache.ErrBadPath)
+		}
+		rest = rest[i+1:]
+	}
 }
 
 // routeProxy maps an absolute request URI to the repo that serves its
@@ -129,42 +194,39 @@ func (s *Server) routeProxy(u *url.URL) (string, string, error) {
 }
 
 // serveRepo serves one repo path.
-func (s *Server) serveRepo(w http.ResponseWriter, r *http.Request, repo, rel string) {
+func (s *Server) serveRepo(ctx *fasthttp.RequestCtx, repo, rel string) {
 	start := time.Now()
-	defer s.changed() // hit or miss, served or failed: the figures moved
-	req := cache.Request{Repo: repo, Path: rel, Revalidate: wantsRevalidation(r.Header), Client: clientIP(r)}
-	o, err := s.cache.Open(r.Context(), req)
+	req := cache.Request{Repo: repo, Path: rel, Revalidate: wantsRevalidation(&ctx.Request.Header), Client: ctx.RemoteIP().String()}
+	o, err := s.cache.Open(s.ctx, req)
 	if err != nil {
-		s.fail(w, r, repo, err)
+		s.fail(ctx, repo, err)
+		s.changed()
 		return
 	}
-	defer o.Close()
 	s.metrics.request(repo, o)
-	cw := &countingWriter{ResponseWriter: w}
-	s.setHeaders(cw, repo, rel, o)
-	err = s.serveObject(cw, r, repo, o)
-	s.metrics.served(repo, cw.n)
-	s.cache.Served(repo, cw.n)
-	if err != nil {
-		s.log.Warn("response broken off", "repo", repo, "path", rel, "sent", cw.n, "err", err)
-		panic(http.ErrAbortHandler) // the client must not take a short body for a whole one
+	s.setHeaders(&ctx.Response.Header, repo, rel, o)
+	b := &body{s: s, ctx: ctx, repo: repo, rel: rel, o: o, start: start}
+	if err := s.serveObject(ctx, repo, o, b); err != nil {
+		s.fail(ctx, repo, err)
 	}
-	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("served", "repo", repo, "path", rel, "class", o.Class, "hit", o.Hit, "bytes", cw.n, "dur", time.Since(start))
+	if b.r == nil { // no body (HEAD, 304, 416, a failure), or an inline one
+		b.n = int64(len(ctx.Response.Body()))
+		b.CloseWithError(nil)
+		return
 	}
+	ctx.Response.SetBodyStream(b, int(b.size))
 }
 
 // setHeaders sets what every response of an object carries. Packages and
 // by-hash files never change; anything else may change at its URL, so
 // caches between lazymirror and clients keep it no longer than the repo's
 // metadata TTL.
-func (s *Server) setHeaders(w http.ResponseWriter, repo, rel string, o *cache.Object) {
-	h := w.Header()
+func (s *Server) setHeaders(h *fasthttp.ResponseHeader, repo, rel string, o *cache.Object) {
 	ct := mime.TypeByExtension(path.Ext(rel))
 	if ct == "" || o.Class == "package" {
 		ct = "application/octet-stream"
 	}
-	h.Set("Content-Type", ct)
+	h.SetContentType(ct)
 	if !o.Digest.IsZero() {
 		h.Set("ETag", `"`+o.Digest.String()+`"`)
 	}
@@ -180,80 +242,140 @@ func (s *Server) setHeaders(w http.ResponseWriter, repo, rel string, o *cache.Ob
 	}
 }
 
-// serveObject writes the object. A stored blob goes through ServeContent;
-// a download in progress is streamed, except for requests that need the
-// whole file first (Range, conditionals), which wait for it.
-func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, repo string, o *cache.Object) error {
-	if o.File() == nil && r.Method == http.MethodHead && o.Size >= 0 && !o.Digest.IsZero() {
-		w.Header().Set("Content-Length", strconv.FormatInt(o.Size, 10))
+// serveObject answers with the object: a stored blob as serveStored does; a
+// download in progress streamed as it arrives, except for requests that
+// need the whole file first (Range, conditionals), which wait for it.
+// Errors are the cache's, for fail.
+func (s *Server) serveObject(ctx *fasthttp.RequestCtx, repo string, o *cache.Object, b *body) error {
+	h := &ctx.Request.Header
+	stored := o.Content() != nil
+	if !stored && ctx.IsHead() && o.Size >= 0 && !o.Digest.IsZero() {
+		ctx.Response.Header.SetContentLength(int(o.Size))
 		return nil
 	}
-	if o.File() == nil && (r.Header.Get("Range") != "" || r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != "" || r.Method == http.MethodHead) {
-		if err := o.Wait(r.Context()); err != nil {
-			s.fail(w, r, repo, err)
-			return nil
+	if !stored && (ctx.IsHead() || h.Peek("Range") != nil || h.Peek("If-None-Match") != nil || h.Peek("If-Modified-Since") != nil ||
+		h.Peek("If-Match") != nil || h.Peek("If-Unmodified-Since") != nil) {
+		if err := o.Wait(s.ctx); err != nil {
+			return err
 		}
 	}
-	if f := o.File(); f != nil {
-		defer cork(r)()
-		http.ServeContent(w, r, "", o.ModTime, f)
-		return nil
+	if o.Content() != nil {
+		return serveStored(ctx, o, b)
 	}
-	return s.stream(w, r, repo, o)
+	return s.stream(o, b)
 }
 
 // stream sends a download as it arrives. Nothing is sent before the first
 // buffer is full (or the blob ends): an attempt that fails before that is
 // not the client's problem, which follows the next attempt instead. Once
 // bytes are sent, a failure breaks the response off.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, repo string, o *cache.Object) error {
-	ctx := r.Context()
+func (s *Server) stream(o *cache.Object, b *body) error {
 	buf := make([]byte, 64<<10)
 	for tries := 0; ; tries++ {
-		rd, err := o.Follow(ctx)
+		rd, err := o.Follow(s.ctx)
 		if err != nil {
-			s.fail(w, r, repo, err)
-			return nil
+			return err
 		}
 		n, err := io.ReadFull(rd, buf)
 		whole := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) // the blob fits in buf
 		if err != nil && !whole {
 			rd.Close()
-			if ctx.Err() == nil && tries < 8 {
+			if tries < 8 {
 				continue // that attempt failed before any byte was sent: follow the next
 			}
-			s.fail(w, r, repo, err)
+			return err
+		}
+		if whole {
+			rd.Close()
+			b.ctx.Response.SetBodyRaw(buf[:n])
 			return nil
 		}
-		defer rd.Close()
-		size := o.Size
-		if sz, ok := rd.(interface{ Size() int64 }); ok && size < 0 {
-			size = sz.Size() // the mirror's Content-Length, which the download must match
+		b.head, b.r, b.closer = buf[:n], rd, rd
+		b.size = o.Size
+		if sz, ok := rd.(interface{ Size() int64 }); ok && b.size < 0 {
+			b.size = sz.Size() // the mirror's Content-Length, which the download must match
 		}
-		if size >= 0 {
-			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-		}
-		w.WriteHeader(http.StatusOK)
-		if _, werr := w.Write(buf[:n]); werr != nil || whole {
-			return nil // all sent, or the client left (the download goes on for the others)
-		}
-		_, err = io.CopyBuffer(w, rd, buf)
-		return err
+		return nil
 	}
+}
+
+// body is a repo response's body as fasthttp sends it, after the handler
+// returned: head, then r. It counts what is sent, and when fasthttp is
+// done with it (all sent, or the client gone), releases the object and
+// records the request.
+type body struct {
+	s      *Server
+	ctx    *fasthttp.RequestCtx // only until the handler returns
+	repo   string
+	rel    string
+	o      *cache.Object
+	start  time.Time
+	head   []byte
+	r      io.Reader // nil: no streamed body
+	closer io.Closer // of r, if it needs closing
+	size   int64     // -1: unknown (chunked)
+	n      int64     // bytes sent
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		b.n += int64(n)
+		return n, nil
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// WriteTo lets fasthttp's body writer reach the file under r, so that
+// sendfile is used where it can be.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	if len(b.head) > 0 {
+		n, err := w.Write(b.head)
+		b.head = b.head[n:]
+		b.n += int64(n)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	n, err := io.Copy(w, b.r)
+	b.n += n
+	return total + n, err
+}
+
+// CloseWithError is called by fasthttp once the body is sent or sending
+// it failed (fasthttp then closes the connection, so the client never
+// takes a short body for a whole one).
+func (b *body) CloseWithError(err error) error {
+	s := b.s
+	if b.closer != nil {
+		b.closer.Close()
+	}
+	s.metrics.served(b.repo, b.n)
+	s.cache.Served(b.repo, b.n)
+	s.changed() // hit or miss, served or failed: the figures moved
+	if err != nil {
+		s.log.Warn("response broken off", "repo", b.repo, "path", b.rel, "sent", b.n, "err", err)
+	} else if s.log.Enabled(s.ctx, slog.LevelDebug) {
+		s.log.Debug("served", "repo", b.repo, "path", b.rel, "class", b.o.Class, "hit", b.o.Hit, "bytes", b.n, "dur", time.Since(b.start))
+	}
+	return b.o.Close()
 }
 
 // fail answers an error with a status and a generic message; the error
 // itself goes to the log, never to the client.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, repo string, err error) {
+func (s *Server) fail(ctx *fasthttp.RequestCtx, repo string, err error) {
 	code := status(err)
 	lvl := slog.LevelInfo
 	if code >= 500 {
 		lvl = slog.LevelWarn
 	}
-	if code != 499 {
-		s.log.Log(r.Context(), lvl, "request failed", "repo", repo, "path", r.URL.Path, "status", code, "err", err)
-		http.Error(w, http.StatusText(code), code)
-	}
+	s.log.Log(s.ctx, lvl, "request failed", "repo", repo, "target", string(ctx.RequestURI()), "status", code, "err", err)
+	ctx.Error(fasthttp.StatusMessage(code), code) // resets the response: no headers of the object
 	s.metrics.failed(repo, code)
 }
 
@@ -267,7 +389,7 @@ func status(err error) int {
 	case errors.Is(err, cache.ErrUnknownRepo), errors.Is(err, cache.ErrNotFound), errors.Is(err, upstream.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, context.Canceled):
-		return 499 // the client left; nothing is written
+		return http.StatusServiceUnavailable // the server is stopping
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, upstream.ErrStalled):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, cache.ErrUpstream), errors.Is(err, store.ErrDigestMismatch), errors.Is(err, store.ErrSizeMismatch):
@@ -278,18 +400,19 @@ func status(err error) int {
 
 // wantsRevalidation reports whether a client asked for fresh metadata
 // (apt sends Cache-Control: max-age=0 on update; others no-cache).
-func wantsRevalidation(h http.Header) bool {
-	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
+func wantsRevalidation(h *fasthttp.RequestHeader) bool {
+	for _, v := range h.PeekAll("Cache-Control") {
+		for d := range strings.SplitSeq(string(v), ",") {
 			d = strings.ToLower(strings.TrimSpace(d))
 			if d == "no-cache" || d == "max-age=0" {
 				return true
 			}
 		}
 	}
-	return strings.EqualFold(h.Get("Pragma"), "no-cache")
+	return strings.EqualFold(string(h.Peek("Pragma")), "no-cache")
 }
 
+// clientIP is a net/http request's client address, without the port.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -313,29 +436,3 @@ func (s *Server) admin(h http.Handler) http.Handler {
 		http.Error(w, "admin endpoints answer loopback clients or the admin token", http.StatusForbidden)
 	})
 }
-
-// countingWriter counts body bytes while keeping the ResponseWriter's
-// io.ReaderFrom, so ServeContent still reaches sendfile.
-type countingWriter struct {
-	http.ResponseWriter
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	rf, ok := c.ResponseWriter.(io.ReaderFrom)
-	if !ok { // a wrapper between net/http and this handler hides it
-		return io.Copy(struct{ io.Writer }{c}, r)
-	}
-	n, err := rf.ReadFrom(r)
-	c.n += n
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -17,7 +17,7 @@ func TestStatsFollowTraffic(t *testing.T) {
 	h.handler.SetStatsMaxAge(time.Millisecond)
 	report := func() stats.Report {
 		t.Helper()
-		code, body, _ := h.get(h.srv.URL+"/_/stats", nil)
+		code, body, _ := h.get(h.base+"/_/stats", nil)
 		if code != 200 {
 			t.Fatalf("/_/stats: %d", code)
 		}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,13 +79,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	handler := server.New(c, cfg, log)
-	srv := &http.Server{
-		Handler:           handler,
-		ConnContext:       server.ConnContext,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := handler.HTTPServer()
 	base := "http://" + advertised(ln.Addr().String())
 	log.Info("lazymirror serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir, "repos", len(cfg.Repos))
 	if disc != nil {
@@ -107,8 +100,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("shutting down: finishing requests and downloads", "grace", *grace)
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
+	// Connections still busy when the grace ends are broken off below: a
+	// download the cache drops fails its followers' responses.
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		log.Warn("shutdown: requests still running", "err", err)
 	}
 	handler.Close()
 	return c.Close(sctx)
