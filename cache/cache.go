@@ -70,9 +70,6 @@ type Options struct {
 	OtherTTL time.Duration
 	// Transport, when set, is the HTTP transport to upstream mirrors (tests).
 	Transport http.RoundTripper
-	// HotBytes is the memory kept for the bytes of small blobs clients
-	// ask for (see hotBlobs): 0 means the default, 64 MiB; negative, none.
-	HotBytes int64
 }
 
 // Cache is the lazy mirror: see the package doc.
@@ -111,9 +108,6 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 	if opts.OtherTTL <= 0 {
 		opts.OtherTTL = 10 * time.Minute
 	}
-	if opts.HotBytes == 0 {
-		opts.HotBytes = 64 << 20
-	}
 	c := &Cache{
 		store: opts.Store,
 		idx:   opts.Index,
@@ -121,7 +115,7 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		now:   opts.Now,
 		opts:  opts,
 		repos: make(map[string]*repoState),
-		hot:   newHotBlobs(max(opts.HotBytes, 0)),
+		hot:   newHotBlobs(opts.Config.MemoryCache),
 	}
 	if err := c.initEvictor(opts.Config); err != nil {
 		return nil, err
@@ -394,31 +388,36 @@ func (c *Cache) openStored(d checksum.Digest) (*Object, bool) {
 	if e, ok := c.hot.get(d); ok {
 		return &Object{Digest: d, Size: int64(len(e.b)), Hit: true, ModTime: e.mod, bytes: e.b, c: c}, true
 	}
+	// Held from before the open: eviction removes no blob a client holds,
+	// so the file is not gone by the time its bytes are kept in memory.
+	c.ev.hold(d, 1)
 	f, err := c.store.Open(d)
 	if err != nil {
+		c.ev.release(d)
 		return nil, false
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
+		c.ev.release(d)
 		return nil, false
 	}
-	if c.hot.fits(fi.Size()) {
-		defer f.Close()
-		b := make([]byte, fi.Size())
-		if _, err := f.ReadAt(b, 0); err != nil {
-			c.log.Warn("reading a stored blob", "blob", d, "err", err)
-			return nil, false
-		}
-		if got := checksum.Digest(sha256.Sum256(b)); got != d {
-			c.quarantine(d, got)
-			return nil, false
-		}
-		e := c.hot.put(d, b, fi.ModTime())
-		return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: e.mod, bytes: e.b, c: c}, true
+	if !c.hot.fits(fi.Size()) {
+		return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: fi.ModTime(), file: f, c: c}, true
 	}
-	c.ev.hold(d, 1)
-	return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: fi.ModTime(), file: f, c: c}, true
+	defer c.ev.release(d)
+	defer f.Close()
+	b := make([]byte, fi.Size())
+	if _, err := f.ReadAt(b, 0); err != nil {
+		c.log.Warn("reading a stored blob", "blob", d, "err", err)
+		return nil, false
+	}
+	if got := checksum.Digest(sha256.Sum256(b)); got != d {
+		c.quarantine(d, got, fi.Size())
+		return nil, false
+	}
+	e := c.hot.put(d, b, fi.ModTime())
+	return &Object{Digest: d, Size: fi.Size(), Hit: true, ModTime: e.mod, bytes: e.b, c: c}, true
 }
 
 // removeBlob removes a blob from the store, and from memory.
@@ -427,12 +426,13 @@ func (c *Cache) removeBlob(d checksum.Digest) error {
 	return c.store.Remove(d)
 }
 
-// quarantine moves a stored blob whose bytes hash to got out of the store
-// (to DATA_DIR/quarantine, as verify --repair does) and forgets its record,
-// so that it is fetched again.
-func (c *Cache) quarantine(d, got checksum.Digest) {
+// quarantine moves a stored blob of size bytes whose bytes hash to got out
+// of the store (to DATA_DIR/quarantine, as verify --repair does) and
+// forgets its record, so that it is fetched again.
+func (c *Cache) quarantine(d, got checksum.Digest, size int64) {
 	dst, err := c.store.Quarantine(d, filepath.Join(c.store.Root(), "quarantine"))
 	if err == nil {
+		c.ev.add(-size) // its download will count it again
 		err = c.idx.DeleteBlob(d)
 	}
 	c.log.Error("stored blob is corrupt: quarantined, to be fetched again", "blob", d, "content_sha256", got, "moved_to", dst, "err", err)

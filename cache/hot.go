@@ -38,7 +38,7 @@ func newHotBlobs(max int64) *hotBlobs {
 
 // fits reports whether a blob of size bytes is one to keep.
 func (h *hotBlobs) fits(size int64) bool {
-	return size <= hotBlobMax && size <= h.max
+	return h.max > 0 && size <= hotBlobMax && size <= h.max
 }
 
 func (h *hotBlobs) get(d checksum.Digest) (*hotBlob, bool) {

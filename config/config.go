@@ -63,6 +63,7 @@ type Config struct {
 	Listen      string        // host:port to listen on
 	DataDir     string        // directory for blobs and the index
 	MaxSize     int64         // bytes the store may use; 0 = unlimited
+	MemoryCache int64         // bytes of memory for small blobs served often; 0 = none
 	Eviction    string        // EvictLFUDA or EvictLRU
 	MetadataTTL time.Duration // default metadata TTL for repos
 	AdminToken  string        // bearer token for admin endpoints; "" = loopback only
@@ -91,12 +92,14 @@ type Repo struct {
 }
 
 // Default returns the built-in configuration: no repos, listening on :8080,
-// data under DefaultDataDir, LFUDA eviction, a one-minute metadata TTL.
+// data under DefaultDataDir, LFUDA eviction, 64 MiB of memory for small
+// blobs, a one-minute metadata TTL.
 func Default() *Config {
 	return &Config{
 		Listen:      ":8080",
 		DataDir:     DefaultDataDir(os.Getenv, os.Geteuid()),
 		Eviction:    EvictLFUDA,
+		MemoryCache: 64 << 20,
 		MetadataTTL: time.Minute,
 		Upstream: Upstream{
 			ConnectTimeout:  10 * time.Second,
@@ -340,7 +343,7 @@ func (p *parser) size(n *yaml.Node, key string, perSecond bool) (int64, bool) {
 	return v, true
 }
 
-var topKeys = []string{"listen", "data_dir", "max_size", "eviction", "metadata_ttl", "admin_token", "upstream", "repos"}
+var topKeys = []string{"listen", "data_dir", "max_size", "memory_cache", "eviction", "metadata_ttl", "admin_token", "upstream", "repos"}
 
 // top decodes the document's root mapping into c.
 func (p *parser) top(n *yaml.Node, c *Config) {
@@ -367,6 +370,9 @@ func (p *parser) top(n *yaml.Node, c *Config) {
 	}
 	if f, ok := m.get("max_size"); ok {
 		c.MaxSize, _ = p.size(f.val, "max_size", false)
+	}
+	if f, ok := m.get("memory_cache"); ok {
+		c.MemoryCache, _ = p.size(f.val, "memory_cache", false)
 	}
 	if f, ok := m.get("eviction"); ok {
 		if s, ok := p.str(f.val, "eviction"); ok {

@@ -22,6 +22,7 @@ func TestLoadExample(t *testing.T) {
 		{"Listen", c.Listen, "127.0.0.1:8080"},
 		{"DataDir", c.DataDir, "/var/cache/lazymirror"},
 		{"MaxSize", c.MaxSize, int64(50 << 30)},
+		{"MemoryCache", c.MemoryCache, int64(32 << 20)},
 		{"Eviction", c.Eviction, EvictLFUDA},
 		{"MetadataTTL", c.MetadataTTL, time.Minute},
 		{"AdminToken", c.AdminToken, "s3cret"},

@@ -144,7 +144,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (repo, rel string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("path %q: %w", esc, cache.ErrBadPath)
 	}
-	if rp, ok := s.cfg.RepoForHost(string(ctx.Host())); ok {
+	if rp, ok := s.cfg.RepoForHost(string(ctx.Request.Header.Host())); ok {
 		rel, err := cache.CleanPath(p)
 		return rp.Name, rel, err
 	}
