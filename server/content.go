@@ -47,7 +47,9 @@ func serveStored(ctx *fasthttp.RequestCtx, o *cache.Object, b *body) error {
 	}
 	size := o.Size
 	var ranges []byteRange
-	if hr := string(req.Peek("Range")); hr != "" && ifRange(req, etag, o.ModTime) {
+	// Empty content has no byte to range over: it is sent whole (as
+	// net/http does, for clients that send Range on every request).
+	if hr := string(req.Peek("Range")); hr != "" && size > 0 && ifRange(req, etag, o.ModTime) {
 		var err error
 		ranges, err = parseRange(hr, size)
 		if err != nil {
@@ -180,7 +182,7 @@ func headerTime(h *fasthttp.RequestHeader, key string) (time.Time, bool) {
 // ifRange reports whether a Range request's If-Range (if any) still holds:
 // the strong ETag, or the exact Last-Modified date.
 func ifRange(h *fasthttp.RequestHeader, etag string, mod time.Time) bool {
-	ir := strings.TrimSpace(string(h.Peek("If-Range")))
+	ir := trimOWS(string(h.Peek("If-Range")))
 	switch {
 	case ir == "":
 		return true
@@ -199,7 +201,7 @@ func etagListMatch(list, etag string, strong bool) bool {
 		return false
 	}
 	for t := range strings.SplitSeq(list, ",") {
-		t = strings.TrimSpace(t)
+		t = trimOWS(t)
 		switch {
 		case t == "*":
 			return true
@@ -216,6 +218,9 @@ func etagListMatch(list, etag string, strong bool) bool {
 func strongMatch(a, b string) bool {
 	return a == b && !strings.HasPrefix(a, "W/")
 }
+
+// trimOWS trims RFC 9110's optional whitespace: spaces and tabs only.
+func trimOWS(s string) string { return strings.Trim(s, " \t") }
 
 // byteRange is one satisfiable range of a Range header.
 type byteRange struct{ start, length int64 }
@@ -243,7 +248,7 @@ func parseRange(s string, size int64) ([]byteRange, error) {
 	var ranges []byteRange
 	noOverlap := false
 	for ra := range strings.SplitSeq(spec, ",") {
-		ra = strings.TrimSpace(ra)
+		ra = trimOWS(ra)
 		if ra == "" {
 			continue
 		}
@@ -254,7 +259,7 @@ func parseRange(s string, size int64) ([]byteRange, error) {
 		if !ok {
 			return nil, fmt.Errorf("range %q: no '-' in %q", s, ra)
 		}
-		first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+		first, last = trimOWS(first), trimOWS(last)
 		if first == "" { // a suffix: the last N bytes
 			n, err := strconv.ParseInt(last, 10, 64)
 			if err != nil || n < 0 || last[0] == '+' {
