@@ -33,6 +33,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -185,10 +186,10 @@ type Request struct {
 	// Revalidate asks for a root file to be revalidated upstream now
 	// (the client sent Cache-Control: no-cache or max-age=0).
 	Revalidate bool
-	// Client identifies the client (its address), so the companion files
-	// of a root (Release.gpg, repomd.xml.asc) come from the snapshot that
-	// client was just given.
-	Client string
+	// Client identifies the client (its address; the zero Addr: unknown),
+	// so the companion files of a root (Release.gpg, repomd.xml.asc) come
+	// from the snapshot that client was just given.
+	Client netip.Addr
 }
 
 // Object is something the cache can serve: a committed blob, or one still
@@ -221,6 +222,9 @@ func (o *Object) File() *os.File { return o.file }
 // small blob): they must not be modified. Else it returns nil.
 func (o *Object) Bytes() []byte { return o.bytes }
 
+// Stored reports whether the blob is committed: File or Bytes is set.
+func (o *Object) Stored() bool { return o.file != nil || o.bytes != nil }
+
 // Content returns the committed blob's bytes, from its file or from
 // memory; nil while it is still being downloaded.
 func (o *Object) Content() *io.SectionReader {
@@ -236,7 +240,7 @@ func (o *Object) Content() *io.SectionReader {
 // Wait blocks until the download ends, then File is set. It returns the
 // download's error, or ctx's.
 func (o *Object) Wait(ctx context.Context) error {
-	if o.file != nil || o.bytes != nil {
+	if o.Stored() {
 		return nil
 	}
 	d, size, err := o.fl.wait(ctx)
@@ -255,8 +259,8 @@ func (o *Object) Wait(ctx context.Context) error {
 // when committed, else the running download as it grows. A download that
 // fails makes the reader fail (never a short read that ends in io.EOF).
 func (o *Object) Follow(ctx context.Context) (io.ReadCloser, error) {
-	if r := o.Content(); r != nil {
-		return io.NopCloser(r), nil
+	if o.Stored() {
+		return io.NopCloser(o.Content()), nil
 	}
 	fr, err := o.fl.follow(ctx)
 	if err != nil {
@@ -314,7 +318,7 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 		o.Class = cls.String()
 	}
 	rs.counters.add(o.Hit)
-	if o.Hit && (o.file != nil || o.bytes != nil) { // a join is counted when its download ends
+	if o.Hit && o.Stored() { // a join is counted when its download ends
 		c.idx.Touch(o.Digest)
 	}
 	return o, nil
@@ -335,7 +339,7 @@ func (c *Cache) openIndexed(ctx context.Context, rs *repoState, root, rel string
 		return nil, err
 	}
 	o, err := c.openEntry(rs, rel, e, false)
-	if err == nil && o.Content() != nil {
+	if err == nil && o.Stored() {
 		c.preload(rs, rel) // stored already; a download preloads when it ends (see run)
 	}
 	return o, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +65,7 @@ func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
 	if st, ok := rs.roots[key]; ok {
 		return st, nil
 	}
-	st := &rootState{key: key, lock: make(chan struct{}, 1), sticky: make(map[string]stickyRef)}
+	st := &rootState{key: key, lock: make(chan struct{}, 1), sticky: make(map[netip.Addr]stickyRef)}
 	snap, err := idx.CurrentSnapshot(rs.cfg.Name, key)
 	switch {
 	case err == nil:
@@ -99,7 +100,7 @@ type rootState struct {
 	parsed any // *debian.Release of the current snapshot (deb), under lock
 
 	mu     sync.Mutex
-	sticky map[string]stickyRef // client -> snapshot it was last given
+	sticky map[netip.Addr]stickyRef // client -> snapshot it was last given
 }
 
 type stickyRef struct {
@@ -127,8 +128,8 @@ func (st *rootState) install(snap *index.Snapshot) {
 }
 
 // remember notes which snapshot a client was given.
-func (st *rootState) remember(client string, id uint64, now time.Time) {
-	if client == "" {
+func (st *rootState) remember(client netip.Addr, id uint64, now time.Time) {
+	if !client.IsValid() {
 		return
 	}
 	st.mu.Lock()
@@ -145,10 +146,10 @@ func (st *rootState) remember(client string, id uint64, now time.Time) {
 
 // forClient returns the snapshot a client was last given when it is the
 // previous one and recent, else the current one.
-func (st *rootState) forClient(client string, now time.Time) *index.Snapshot {
+func (st *rootState) forClient(client netip.Addr, now time.Time) *index.Snapshot {
 	cur := st.snap.Load()
 	prev := st.prev.Load()
-	if client == "" || prev == nil {
+	if !client.IsValid() || prev == nil {
 		return cur
 	}
 	st.mu.Lock()

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 	"testing"
@@ -49,5 +50,27 @@ func TestAdminAccess(t *testing.T) {
 		if code := ctx.Response.StatusCode(); code != tt.code {
 			t.Errorf("%s %s from %s (%q): %d, want %d", tt.method, tt.path, tt.remote, tt.auth, code, tt.code)
 		}
+	}
+}
+
+// TestProfiles: the profiler's index, and each profile it links to, answer
+// under /_/debug/pprof/ (pprof.Index alone serves them only under
+// /debug/pprof/).
+func TestProfiles(t *testing.T) {
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: [http://127.0.0.1:1/debian/]}"))
+	for path, want := range map[string]string{
+		"/_/debug/pprof/":                     "goroutine",
+		"/_/debug/pprof/goroutine?debug=1":    "goroutine profile:",
+		"/_/debug/pprof/heap?debug=1":         "heap profile:",
+		"/_/debug/pprof/allocs?debug=1":       "heap profile:",
+		"/_/debug/pprof/threadcreate?debug=1": "threadcreate profile:",
+	} {
+		code, body, _ := h.get(h.base+path, nil)
+		if code != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d, %.60q; want 200 with %q", path, code, body, want)
+		}
+	}
+	if code, _, _ := h.get(h.base+"/_/debug/pprof/nosuch", nil); code != 404 {
+		t.Errorf("an unknown profile: %d, want 404", code)
 	}
 }

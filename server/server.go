@@ -18,6 +18,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -74,6 +76,10 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	// Go's profiler, for operators chasing a slow path (admin only).
 	mux.Handle("GET /_/debug/pprof/", s.admin(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))
+	// pprof.Index serves the named profiles only under /debug/pprof/.
+	mux.Handle("GET /_/debug/pprof/{name}", s.admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Handler(r.PathValue("name")).ServeHTTP(w, r)
+	})))
 	mux.Handle("GET /metrics", s.admin(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /{$}", s.index)
 	s.pages = fasthttpadaptor.NewFastHTTPHandler(mux)
@@ -196,7 +202,8 @@ func (s *Server) routeProxy(u *url.URL) (string, string, error) {
 // serveRepo serves one repo path.
 func (s *Server) serveRepo(ctx *fasthttp.RequestCtx, repo, rel string) {
 	start := time.Now()
-	req := cache.Request{Repo: repo, Path: rel, Revalidate: wantsRevalidation(&ctx.Request.Header), Client: ctx.RemoteIP().String()}
+	client, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	req := cache.Request{Repo: repo, Path: rel, Revalidate: wantsRevalidation(&ctx.Request.Header), Client: client.Unmap()}
 	o, err := s.cache.Open(s.ctx, req)
 	if err != nil {
 		s.fail(ctx, repo, err)
@@ -227,18 +234,23 @@ func (s *Server) setHeaders(h *fasthttp.ResponseHeader, repo, rel string, o *cac
 		ct = "application/octet-stream"
 	}
 	h.SetContentType(ct)
+	// Keys as fasthttp writes them (SetCanonical skips normalizing them:
+	// this runs on every hit).
 	if !o.Digest.IsZero() {
-		h.Set("ETag", `"`+o.Digest.String()+`"`)
+		var etag [2 + 2*len(o.Digest)]byte
+		etag[0], etag[len(etag)-1] = '"', '"'
+		hex.Encode(etag[1:], o.Digest[:])
+		h.SetCanonical([]byte("Etag"), etag[:])
 	}
 	if o.Class == "package" || strings.Contains(rel, "/by-hash/") {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.SetCanonical([]byte("Cache-Control"), []byte("public, max-age=31536000, immutable"))
 	} else if rc, ok := s.cfg.Repo(repo); ok {
-		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(rc.MetadataTTL.Seconds())))
+		h.SetCanonical([]byte("Cache-Control"), strconv.AppendInt([]byte("public, max-age="), int64(rc.MetadataTTL.Seconds()), 10))
 	}
 	if o.Hit {
-		h.Set("X-Cache", "HIT")
+		h.SetCanonical([]byte("X-Cache"), []byte("HIT"))
 	} else {
-		h.Set("X-Cache", "MISS")
+		h.SetCanonical([]byte("X-Cache"), []byte("MISS"))
 	}
 }
 
@@ -248,18 +260,17 @@ func (s *Server) setHeaders(h *fasthttp.ResponseHeader, repo, rel string, o *cac
 // Errors are the cache's, for fail.
 func (s *Server) serveObject(ctx *fasthttp.RequestCtx, repo string, o *cache.Object, b *body) error {
 	h := &ctx.Request.Header
-	stored := o.Content() != nil
-	if !stored && ctx.IsHead() && o.Size >= 0 && !o.Digest.IsZero() {
+	if !o.Stored() && ctx.IsHead() && o.Size >= 0 && !o.Digest.IsZero() {
 		ctx.Response.Header.SetContentLength(int(o.Size))
 		return nil
 	}
-	if !stored && (ctx.IsHead() || h.Peek("Range") != nil || h.Peek("If-None-Match") != nil || h.Peek("If-Modified-Since") != nil ||
+	if !o.Stored() && (ctx.IsHead() || h.Peek("Range") != nil || h.Peek("If-None-Match") != nil || h.Peek("If-Modified-Since") != nil ||
 		h.Peek("If-Match") != nil || h.Peek("If-Unmodified-Since") != nil) {
 		if err := o.Wait(s.ctx); err != nil {
 			return err
 		}
 	}
-	if o.Content() != nil {
+	if o.Stored() {
 		return serveStored(ctx, o, b)
 	}
 	return s.stream(o, b)

@@ -18,6 +18,30 @@ type Conditional struct {
 	LastModified string // sent as If-Modified-Since when not empty
 }
 
+// validators returns the validators of a 200 response that can validate a
+// later request. A Last-Modified is one only when the response's Date is at
+// least a second later (RFC 9110 §8.8.2.2): a file served in the second it
+// was written may change again within that second, and If-Modified-Since
+// would call the new one unmodified. The same goes for an ETag made from
+// the modification time and size, as nginx's and many others' are: a
+// response with such a fresh Last-Modified keeps neither validator, and its
+// revalidation asks for the file whole (a mirror publishing twice in a
+// second, or a test fixture, is then seen at once).
+func validators(h http.Header) (etag, lastModified string) {
+	etag, lastModified = h.Get("ETag"), h.Get("Last-Modified")
+	if lastModified == "" {
+		return etag, ""
+	}
+	t, err := http.ParseTime(lastModified)
+	if err != nil {
+		return etag, ""
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err != nil || date.Sub(t) < time.Second {
+		return "", ""
+	}
+	return etag, lastModified
+}
+
 // Response is a 200 answer from a mirror. The caller must close Body.
 type Response struct {
 	// Body fails with ErrStalled when no bytes arrive for
@@ -25,10 +49,12 @@ type Response struct {
 	// ends first.
 	Body          io.ReadCloser
 	ContentLength int64 // -1 if unknown
-	ETag          string
-	LastModified  string
-	Mirror        *Mirror
-	Header        http.Header
+	// ETag and LastModified are the response's validators, when they can
+	// validate a later request (see validators).
+	ETag         string
+	LastModified string
+	Mirror       *Mirror
+	Header       http.Header
 
 	body *idleReader
 }
@@ -90,11 +116,12 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 	switch code := resp.StatusCode; code {
 	case http.StatusOK:
 		body := newIdleReader(resp.Body, cancel, p.opts.IdleTimeout, p.opts.Now, start)
+		etag, lastModified := validators(resp.Header)
 		return &Response{
 			Body:          body,
 			ContentLength: resp.ContentLength,
-			ETag:          resp.Header.Get("ETag"),
-			LastModified:  resp.Header.Get("Last-Modified"),
+			ETag:          etag,
+			LastModified:  lastModified,
 			Mirror:        m,
 			Header:        resp.Header,
 			body:          body,

@@ -700,6 +700,55 @@ func TestConditional(t *testing.T) {
 	}
 }
 
+// TestValidators: a response's validators validate later requests only
+// when its Last-Modified is at least a second before its Date (RFC 9110
+// §8.8.2.2); within that second the file may change again unseen by
+// If-Modified-Since, or by an ETag made of modification time and size.
+func TestValidators(t *testing.T) {
+	date := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) string { return date.Add(d).Format(http.TimeFormat) }
+	tests := []struct {
+		name, etag, lastModified, date string
+		wantETag, wantLastModified     string
+	}{
+		{"an hour before", `"a"`, at(-time.Hour), at(0), `"a"`, at(-time.Hour)},
+		{"a second before", `"a"`, at(-time.Second), at(0), `"a"`, at(-time.Second)},
+		{"the same second", `"a"`, at(0), at(0), "", ""},
+		{"after the date", `"a"`, at(time.Hour), at(0), "", ""},
+		{"no date", `"a"`, at(-time.Hour), "", "", ""},
+		{"malformed last-modified", `"a"`, "yesterday", at(0), `"a"`, ""},
+		{"etag alone", `"a"`, "", at(0), `"a"`, ""},
+		{"none", "", "", at(0), "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+				if tt.date == "" {
+					w.Header()["Date"] = nil // net/http adds none
+				} else {
+					w.Header().Set("Date", tt.date)
+				}
+				if tt.etag != "" {
+					w.Header().Set("ETag", tt.etag)
+				}
+				if tt.lastModified != "" {
+					w.Header().Set("Last-Modified", tt.lastModified)
+				}
+				io.WriteString(w, "InRelease")
+			})
+			p := newPool(t, Options{}, srv.URL)
+			resp, err := p.Get(context.Background(), p.Candidates()[0], "dists/bookworm/InRelease", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+			if resp.ETag != tt.wantETag || resp.LastModified != tt.wantLastModified {
+				t.Errorf("validators %q, %q; want %q, %q", resp.ETag, resp.LastModified, tt.wantETag, tt.wantLastModified)
+			}
+		})
+	}
+}
+
 // TestConcurrent drives every method from many goroutines; run with -race.
 func TestConcurrent(t *testing.T) {
 	clk := newClock()
