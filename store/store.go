@@ -160,8 +160,8 @@ func (s *Store) path(d checksum.Digest) string {
 }
 
 // Open opens the committed blob d for reading. It returns an *os.File so that
-// an HTTP server can serve it with http.ServeContent (and sendfile). The error
-// wraps ErrNotFound when there is no such blob.
+// an HTTP server can send it with sendfile. The error wraps ErrNotFound when
+// there is no such blob.
 func (s *Store) Open(d checksum.Digest) (*os.File, error) {
 	f, err := openRead(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
