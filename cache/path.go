@@ -24,16 +24,19 @@ func CleanPath(p string) (string, error) {
 	if len(p) > 4096 || strings.ContainsAny(p, "\x00\\") {
 		return "", fmt.Errorf("%q: %w", p, ErrBadPath)
 	}
-	segs := strings.Split(p, "/")
-	for i, seg := range segs {
-		if seg == "" && i == len(segs)-1 {
-			continue // a directory request ("dists/"): served as Other
+	for rest := p; ; {
+		seg, after, more := strings.Cut(rest, "/")
+		if !more && seg == "" && rest != p {
+			return p, nil // a directory request ("dists/"): served as Other
 		}
 		if seg == "" || seg == "." || seg == ".." {
 			return "", fmt.Errorf("%q: %w", p, ErrBadPath)
 		}
+		if !more {
+			return p, nil
+		}
+		rest = after
 	}
-	return p, nil
 }
 
 // class is what a path is to the cache, which decides how it is served.
