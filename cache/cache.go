@@ -237,8 +237,8 @@ func (o *Object) Content() *io.SectionReader {
 	return nil
 }
 
-// Wait blocks until the download ends, then File is set. It returns the
-// download's error, or ctx's.
+// Wait blocks until the download ends, after which the object is Stored.
+// It returns the download's error, or ctx's.
 func (o *Object) Wait(ctx context.Context) error {
 	if o.Stored() {
 		return nil

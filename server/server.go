@@ -215,8 +215,8 @@ func (s *Server) serveRepo(ctx *fasthttp.RequestCtx, repo, rel string) {
 	}
 	s.metrics.request(repo, o)
 	s.setHeaders(&ctx.Response.Header, repo, rel, o)
-	b := &body{s: s, ctx: ctx, repo: repo, rel: rel, o: o, start: start}
-	if err := s.serveObject(ctx, repo, o, b); err != nil {
+	b := &body{s: s, repo: repo, rel: rel, o: o, start: start}
+	if err := s.serveObject(ctx, o, b); err != nil {
 		s.fail(ctx, repo, err)
 	}
 	if b.r == nil { // no body (HEAD, 304, 416, a failure), or an inline one
@@ -261,7 +261,7 @@ func (s *Server) setHeaders(h *fasthttp.ResponseHeader, repo, rel string, o *cac
 // download in progress streamed as it arrives, except for requests that
 // need the whole file first (Range, conditionals), which wait for it.
 // Errors are the cache's, for fail.
-func (s *Server) serveObject(ctx *fasthttp.RequestCtx, repo string, o *cache.Object, b *body) error {
+func (s *Server) serveObject(ctx *fasthttp.RequestCtx, o *cache.Object, b *body) error {
 	h := &ctx.Request.Header
 	if !o.Stored() && ctx.IsHead() && o.Size >= 0 && !o.Digest.IsZero() {
 		ctx.Response.Header.SetContentLength(int(o.Size))
@@ -276,14 +276,14 @@ func (s *Server) serveObject(ctx *fasthttp.RequestCtx, repo string, o *cache.Obj
 	if o.Stored() {
 		return serveStored(ctx, o, b)
 	}
-	return s.stream(o, b)
+	return s.stream(ctx, o, b)
 }
 
 // stream sends a download as it arrives. Nothing is sent before the first
 // buffer is full (or the blob ends): an attempt that fails before that is
 // not the client's problem, which follows the next attempt instead. Once
 // bytes are sent, a failure breaks the response off.
-func (s *Server) stream(o *cache.Object, b *body) error {
+func (s *Server) stream(ctx *fasthttp.RequestCtx, o *cache.Object, b *body) error {
 	buf := make([]byte, 64<<10)
 	for tries := 0; ; tries++ {
 		rd, err := o.Follow(s.ctx)
@@ -301,7 +301,7 @@ func (s *Server) stream(o *cache.Object, b *body) error {
 		}
 		if whole {
 			rd.Close()
-			b.ctx.Response.SetBodyRaw(buf[:n])
+			ctx.Response.SetBodyRaw(buf[:n])
 			return nil
 		}
 		b.head, b.r, b.closer = buf[:n], rd, rd
@@ -319,7 +319,6 @@ func (s *Server) stream(o *cache.Object, b *body) error {
 // records the request.
 type body struct {
 	s      *Server
-	ctx    *fasthttp.RequestCtx // only until the handler returns
 	repo   string
 	rel    string
 	o      *cache.Object

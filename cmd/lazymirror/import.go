@@ -176,7 +176,29 @@ func openData(dir string) (*store.Store, *index.DB, func(), error) {
 		st.Close()
 		return nil, nil, nil, err
 	}
-	return st, idx, func() { idx.Close(); st.Close() }, nil
+	return st, idx, func() {
+		leaveReport(idx)
+		idx.Close()
+		st.Close()
+	}, nil
+}
+
+// leaveReport stores the statistics report of the index when the one
+// stored is stale (the command wrote to the index since), so that `stats`
+// with no server answers from it at once, as it does after serve stops,
+// instead of computing it (half a second on a million paths). Best effort:
+// stats computes the report when it finds none.
+func leaveReport(idx *index.DB) {
+	if rep, err := stats.Load(idx); err != nil || rep != nil {
+		return
+	}
+	repos, err := idx.Repos()
+	if err != nil {
+		return
+	}
+	if rep, err := stats.Compute(idx, repos, nil, time.Now()); err == nil {
+		stats.Save(idx, rep)
+	}
 }
 
 // progressOutput returns a progress callback and a function to call when

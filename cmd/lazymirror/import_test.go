@@ -11,10 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"lazymirror/checksum"
+	"lazymirror/index"
 	"lazymirror/internal/fixture"
 	"lazymirror/ops"
+	"lazymirror/stats"
 )
 
 // TestImportVerifyServe drives the real commands: import real packages
@@ -60,6 +63,16 @@ func TestImportVerifyServe(t *testing.T) {
 	}
 	if rep.Imported.Files != 2 || len(rep.Skipped) != 1 || filepath.Base(rep.Skipped[0].Path) != "partial.deb" {
 		t.Fatalf("import report %s: want 2 imported and partial.deb skipped", out.Bytes())
+	}
+	// import left the statistics of what it stored, for stats to load at once.
+	idx, err := index.Open(filepath.Join(data, "index.db"), index.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := stats.Load(idx)
+	idx.Close()
+	if err != nil || saved == nil || saved.Blobs != 2 {
+		t.Errorf("report left by import: %+v, %v; want one of 2 blobs", saved, err)
 	}
 
 	cfg := filepath.Join(t.TempDir(), "lazymirror.yaml")
