@@ -3,31 +3,22 @@ package server_test
 import (
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"lazymirror/internal/fixture"
 )
 
-// benchFiles writes files of the given sizes (deterministic bytes) under a
-// fresh tree served by a fixture mirror, and a harness whose repo "b" mirrors
-// it. Paths outside any metadata are cached by URL: the hit path is the
-// same as a package's.
+// benchHarness serves files "f<size>" of the given sizes from a fixture
+// mirror, and returns a harness whose repo "b" mirrors it. Paths outside
+// any metadata are cached by URL: the hit path is the same as a package's.
 func benchHarness(b *testing.B, sizes ...int) (*harness, *fixture.Mirror) {
 	b.Helper()
-	dir := b.TempDir()
+	files := make(map[string][]byte)
 	for _, n := range sizes {
-		data := make([]byte, n)
-		for i := range data {
-			data[i] = byte(i*31 + i>>8)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(n)), data, 0o644); err != nil {
-			b.Fatal(err)
-		}
+		files["f"+strconv.Itoa(n)] = fileBytes(0, n)
 	}
-	m := fixture.NewMirror(b, dir, "/up/")
+	m := filesMirror(b, files)
 	h := newHarness(b, yamlRepos("b: {type: deb, mirrors: ["+m.URL()+"]}"))
 	return h, m
 }

@@ -20,6 +20,7 @@ import (
 	"lazymirror/checksum"
 	"lazymirror/config"
 	"lazymirror/index"
+	"lazymirror/internal/fixture"
 	"lazymirror/server"
 	"lazymirror/store"
 )
@@ -194,3 +195,25 @@ func httpGet(url string) ([]byte, error) {
 
 // digestBytes is the sha256 of b.
 func digestBytes(b []byte) checksum.Digest { return checksum.Digest(sha256.Sum256(b)) }
+
+// fileBytes is deterministic content of n bytes that differs by seed.
+func fileBytes(seed, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31 + i>>8 + seed*101)
+	}
+	return b
+}
+
+// filesMirror serves files (name -> bytes) from a fresh tree under /up/.
+// A repo with no suites mirrors it: the paths are cached by URL.
+func filesMirror(t testing.TB, files map[string][]byte) *fixture.Mirror {
+	t.Helper()
+	dir := t.TempDir()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fixture.NewMirror(t, dir, "/up/")
+}

@@ -9,30 +9,7 @@ import (
 	"testing"
 
 	"lazymirror/checksum"
-	"lazymirror/internal/fixture"
 )
-
-// smallFile is deterministic content of n bytes that differs by seed.
-func smallFile(seed, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*31 + i>>8 + seed*101)
-	}
-	return b
-}
-
-// filesMirror serves files (name -> bytes) from a fresh tree under /up/.
-// A repo with no suites mirrors it: the paths are cached by URL.
-func filesMirror(t *testing.T, files map[string][]byte) *fixture.Mirror {
-	t.Helper()
-	dir := t.TempDir()
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return fixture.NewMirror(t, dir, "/up/")
-}
 
 // blobPath is where the store keeps blob d under the harness's data dir.
 func blobPath(h *harness, d checksum.Digest) string {
@@ -105,7 +82,7 @@ func TestCorruptSmallBlobRefetched(t *testing.T) {
 		{"max_size", size * 3 / 2}, // room for the blob once, not twice
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			want := smallFile(1, size)
+			want := fileBytes(1, size)
 			m := filesMirror(t, map[string][]byte{name: want})
 			top := "memory_cache: 1048576\n"
 			if tt.maxSize > 0 {
@@ -169,7 +146,7 @@ func TestCorruptSmallBlobRefetched(t *testing.T) {
 // afterwards does not reach clients, and no upstream request is made.
 func TestSmallBlobServedFromMemory(t *testing.T) {
 	const name, size = "small", 10 << 10
-	want := smallFile(1, size)
+	want := fileBytes(1, size)
 	m := filesMirror(t, map[string][]byte{name: want})
 	h := newHarness(t, "memory_cache: 1048576\n"+yamlRepos("b: {type: deb, mirrors: ["+m.URL()+"]}"))
 	getWant(t, h, "b", name, want, "MISS")
@@ -194,7 +171,7 @@ func TestEvictedSmallBlobNotFromMemory(t *testing.T) {
 	files := make(map[string][]byte)
 	names := []string{"s1", "s2", "s3", "s4"}
 	for i, n := range names {
-		files[n] = smallFile(i+1, size)
+		files[n] = fileBytes(i+1, size)
 	}
 	m := filesMirror(t, files)
 	// Room for three blobs and a half: the fourth pushes one out (LRU: s1).
