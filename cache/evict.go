@@ -62,6 +62,32 @@ func (ev *evictor) removeUnlessUsed(d checksum.Digest, remove func() error) (boo
 	return true, remove()
 }
 
+// blobRecord is a blob and its record, as listed for removal.
+type blobRecord struct {
+	d checksum.Digest
+	b index.Blob
+}
+
+// dropBlob removes blob d, whose record is b, from the index and the store
+// unless a client holds it, and says whether it did. The record goes first,
+// through unrecord, then the file: a crash between leaves an orphan file
+// (verify finds it), never a record of a missing blob. A blob a client took
+// meanwhile keeps its file, and gets its record back.
+func (c *Cache) dropBlob(d checksum.Digest, b index.Blob, unrecord func(checksum.Digest) error) (bool, error) {
+	if err := unrecord(d); err != nil && !errors.Is(err, index.ErrNotFound) {
+		return false, err
+	}
+	removed, err := c.ev.removeUnlessUsed(d, func() error { return c.removeBlob(d) })
+	if err != nil {
+		return false, fmt.Errorf("remove blob %s: %w", d, err)
+	}
+	if !removed {
+		return false, c.idx.PutBlob(d, b)
+	}
+	c.ev.add(-b.Size)
+	return true, nil
+}
+
 func (ev *evictor) used(d checksum.Digest) bool {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
@@ -137,22 +163,17 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	type cand struct {
-		d    checksum.Digest
-		b    index.Blob
-		size int64
-	}
-	var cands []cand
+	var cands []blobRecord
 	err = c.idx.Blobs(func(d checksum.Digest, b index.Blob) error {
 		if !keep[d] {
-			cands = append(cands, cand{d: d, b: b, size: b.Size})
+			cands = append(cands, blobRecord{d, b})
 		}
 		return nil
 	})
 	if err != nil {
 		return rep, err
 	}
-	slices.SortFunc(cands, func(a, b cand) int {
+	slices.SortFunc(cands, func(a, b blobRecord) int {
 		if c.ev.policy == config.EvictLRU {
 			return a.b.LastAccess.Compare(b.b.LastAccess)
 		}
@@ -165,25 +186,19 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 		if c.ev.used(cd.d) {
 			continue
 		}
-		// Pointer first, then data: a crash between leaves an orphan file
-		// (verify finds it), never a record of a missing blob.
-		if _, err := c.idx.Evict(cd.d); err != nil && !errors.Is(err, index.ErrNotFound) {
-			return rep, err
-		}
-		removed, err := c.ev.removeUnlessUsed(cd.d, func() error { return c.removeBlob(cd.d) })
+		removed, err := c.dropBlob(cd.d, cd.b, func(d checksum.Digest) error {
+			_, err := c.idx.Evict(d)
+			return err
+		})
 		if err != nil {
-			return rep, fmt.Errorf("evict %s: %w", cd.d, err)
+			return rep, fmt.Errorf("evict: %w", err)
 		}
-		if !removed { // a client took it meanwhile: it stays, with its record
-			if err := c.idx.PutBlob(cd.d, cd.b); err != nil {
-				return rep, err
-			}
+		if !removed { // a client took it meanwhile
 			continue
 		}
-		c.ev.add(-cd.size)
-		total -= cd.size
+		total -= cd.b.Size
 		rep.Blobs++
-		rep.Bytes += cd.size
+		rep.Bytes += cd.b.Size
 	}
 	rep.Left = total
 	if rep.Blobs > 0 {

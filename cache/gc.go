@@ -135,31 +135,34 @@ func (c *Cache) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 			}
 		}
 	}
-	var blobs []checksum.Digest
-	var sizes []int64
+	var cands []blobRecord
 	err = c.idx.Blobs(func(d checksum.Digest, b index.Blob) error {
-		if !keepBlobs[d] && b.Stored.Before(cutoff) && !c.ev.used(d) {
-			blobs = append(blobs, d)
-			sizes = append(sizes, b.Size)
+		if !keepBlobs[d] && b.Stored.Before(cutoff) {
+			cands = append(cands, blobRecord{d, b})
 		}
 		return nil
 	})
 	if err != nil {
 		return rep, err
 	}
-	for i, d := range blobs {
-		rep.Blobs++
-		rep.Bytes += sizes[i]
+	for _, cd := range cands {
 		if opts.DryRun {
+			if !c.ev.used(cd.d) {
+				rep.Blobs++
+				rep.Bytes += cd.b.Size
+			}
 			continue
 		}
-		if err := c.idx.DeleteBlob(d); err != nil {
+		// Whether a client holds it is asked at the removal itself: a
+		// client may have taken it since the listing.
+		removed, err := c.dropBlob(cd.d, cd.b, c.idx.DeleteBlob)
+		if err != nil {
 			return rep, err
 		}
-		if err := c.removeBlob(d); err != nil {
-			return rep, err
+		if removed {
+			rep.Blobs++
+			rep.Bytes += cd.b.Size
 		}
-		c.ev.add(-sizes[i])
 	}
 	c.log.Info("gc", "dry_run", opts.DryRun, "snapshots", rep.Snapshots, "entries", rep.Entries, "blobs", rep.Blobs, "bytes", rep.Bytes)
 	return rep, nil

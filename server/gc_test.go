@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +20,9 @@ import (
 func TestGC(t *testing.T) {
 	arc := newAptArchive(t)
 	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable], metadata_ttl: 1ns}"))
-	old := fixture.Deb{Name: "old-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10}
+	// old-lm is too big to be served from memory: a client reading it
+	// reads its file.
+	old := fixture.Deb{Name: "old-lm", Version: "1.0", Arch: "amd64", Size: 100 << 10}
 	keep := fixture.Deb{Name: "keep-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10}
 	add := fixture.Deb{Name: "new-lm", Version: "2.0", Arch: "amd64", Size: 10 << 10}
 	published := 0
@@ -44,6 +47,12 @@ func TestGC(t *testing.T) {
 			t.Fatalf("%s: %d", d.Name, code)
 		}
 	}
+	// A client still reading old-lm when gc runs: its blob stays until
+	// the client is done.
+	held, err := h.cache.Open(context.Background(), cache.Request{Repo: "debian", Path: old.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// v2 and v3 drop old-lm; the v1 snapshot falls out of retention.
 	publish(keep, add)
 	v3 := publish(keep, add)
@@ -64,6 +73,18 @@ func TestGC(t *testing.T) {
 	}
 	if rep.Snapshots != dry.Snapshots || rep.Entries != dry.Entries || rep.Blobs != dry.Blobs || rep.Bytes != dry.Bytes {
 		t.Errorf("gc %+v differs from its dry run %+v", rep, dry)
+	}
+	if !hasBlob(t, h.blobs(), filepath.Join(v1, old.Pool())) {
+		t.Fatal("gc removed old-lm while a client held it")
+	}
+	held.Close()
+	fi, err := os.Stat(filepath.Join(v1, old.Pool()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = h.cache.GC(context.Background(), cache.GCOptions{})
+	if err != nil || rep.Blobs != 1 || rep.Bytes != fi.Size() {
+		t.Errorf("gc after the client let old-lm go: %+v (%v), want its one blob", rep, err)
 	}
 	blobs := h.blobs()
 	if hasBlob(t, blobs, filepath.Join(v1, old.Pool())) {
