@@ -5,24 +5,12 @@
 # Needs nginx and curl (apt-get install nginx-light curl), dpkg-deb and apt-ftparchive
 # (scripts/test.sh installs those two).
 # Usage: bench/prefetch.sh [N] [SIZE_KB] [JOBS]
-# LINK=1gbit (as root) runs it all in a network namespace of its own whose
-# loopback is limited to that rate (tc tbf), as if the upstream were across
-# a link of that speed: does prefetch saturate it, as curl does?
+# LINK=1gbit (as root) puts the upstream behind a link of that speed (see
+# bench/link.sh): does prefetch saturate it, as curl does?
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-500} kb=${2:-200} jobs=${3:-8}
-if [ -n "${LINK:-}" ] && [ -z "${LAZYMIRROR_BENCH_NETNS:-}" ]; then
-  for t in ip tc; do command -v $t >/dev/null || { echo "bench/prefetch.sh: LINK needs $t (as root: apt-get install iproute2)" >&2; exit 1; }; done
-  ns=lazymirror-bench-$$
-  ip netns add "$ns"
-  trap 'ip netns del "$ns"' EXIT
-  ip netns exec "$ns" ip link set lo up
-  # A burst of at least one loopback super-packet (64 KiB), and little more.
-  ip netns exec "$ns" tc qdisc add dev lo root tbf rate "$LINK" burst 256kb latency 20ms
-  echo "== link: loopback of network namespace $ns limited to $LINK (tc tbf)"
-  LAZYMIRROR_BENCH_NETNS=1 ip netns exec "$ns" "$0" "$@"
-  exit
-fi
+. bench/link.sh 18281 "$PWD/bench/prefetch.sh" "$@"
 work=$(mktemp -d /tmp/lazymirror-prefetch.XXXXXX)
 chmod 755 "$work"
 cleanup() { nginx -c "$work/nginx.conf" -s stop 2>/dev/null || true; [ -n "${lmpid:-}" ] && kill "$lmpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }

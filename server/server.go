@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -227,16 +226,46 @@ func (s *Server) serveRepo(ctx *fasthttp.RequestCtx, repo, rel string) {
 	ctx.Response.SetBodyStream(b, int(b.size))
 }
 
+// contentType is the media type of a repository file, by its extension:
+// from a fixed list of what repositories hold, not the host's MIME
+// database, whose answers differ between hosts (and whose first lookup
+// reads files while a client waits).
+func contentType(rel string) string {
+	switch path.Ext(rel) {
+	case ".xml":
+		return "text/xml; charset=utf-8"
+	case ".gz":
+		return "application/gzip"
+	case ".xz":
+		return "application/x-xz"
+	case ".bz2":
+		return "application/x-bzip2"
+	case ".zst":
+		return "application/zstd"
+	case ".asc", ".gpg", ".sig":
+		return "application/pgp-signature"
+	case ".key":
+		return "application/pgp-keys"
+	case ".json":
+		return "application/json"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	case ".html":
+		return "text/html; charset=utf-8"
+	}
+	return "application/octet-stream"
+}
+
 // setHeaders sets what every response of an object carries. Packages and
 // by-hash files never change; anything else may change at its URL, so
 // caches between lazymirror and clients keep it no longer than the repo's
 // metadata TTL.
 func (s *Server) setHeaders(h *fasthttp.ResponseHeader, repo, rel string, o *cache.Object) {
-	ct := mime.TypeByExtension(path.Ext(rel))
-	if ct == "" || o.Class == "package" {
-		ct = "application/octet-stream"
+	if o.Class == "package" {
+		h.SetContentType("application/octet-stream")
+	} else {
+		h.SetContentType(contentType(rel))
 	}
-	h.SetContentType(ct)
 	// Keys as fasthttp writes them (SetCanonical skips normalizing them:
 	// this runs on every hit).
 	if !o.Digest.IsZero() {
