@@ -108,6 +108,7 @@ func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (held c
 	err = c.record(spec, d, size)
 	f.finish(d, size, err, c.ev.hold)
 	if err == nil {
+		c.log.Debug("stored", "repo", spec.rs.cfg.Name, "path", spec.rel, "sha256", d, "bytes", size)
 		// Requests that joined this download were hits on its blob, now
 		// that it has a record to count them on.
 		f.mu.Lock()
