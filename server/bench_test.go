@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 
 	"lazymirror/internal/fixture"
 )
@@ -76,5 +79,27 @@ func BenchmarkServeMiss(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// BenchmarkHandleHit runs the request handler alone (no connection) on a
+// 10 KB blob served from memory: the user-space cost of a small hit.
+func BenchmarkHandleHit(b *testing.B) {
+	const size = 10 << 10
+	h, _ := benchHarness(b, size)
+	url := h.URL("b") + "/f" + strconv.Itoa(size)
+	fetchAll(b, &http.Client{}, url) // stored
+	var req fasthttp.Request
+	req.SetRequestURI("/b/f" + strconv.Itoa(size))
+	req.SetHost("127.0.0.1")
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		h.handler.Handle(&ctx)
+		if ctx.Response.StatusCode() != 200 || len(ctx.Response.Body()) != size {
+			b.Fatalf("status %d, %d bytes", ctx.Response.StatusCode(), len(ctx.Response.Body()))
+		}
 	}
 }
