@@ -5,23 +5,26 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrBadPath is returned for a request path that is not a clean path inside a
-// repo: "..", ".", empty segments, NUL or a backslash.
+// repo: "..", ".", empty segments, NUL, a backslash or invalid UTF-8.
 var ErrBadPath = errors.New("bad path")
 
 // CleanPath checks a repo-relative request path, already percent-decoded (so
 // apt's "%2b" is "+" here and a literal "+" stays "+"). It returns the path
 // without a leading slash. Anything that could step outside the repo, or that
 // names the same file in two spellings, is refused rather than normalised:
-// a client that sends "a/../b" or "a//b" is not a package manager.
+// a client that sends "a/../b" or "a//b" is not a package manager. Invalid
+// UTF-8 (an overlong "%c0%ae" among it) is refused too: no mirror can be
+// asked for it (upstream.Get refuses it), so it is the client's error.
 func CleanPath(p string) (string, error) {
 	p = strings.TrimPrefix(p, "/")
 	if p == "" {
 		return "", nil
 	}
-	if len(p) > 4096 || strings.ContainsAny(p, "\x00\\") {
+	if len(p) > 4096 || strings.ContainsAny(p, "\x00\\") || !utf8.ValidString(p) {
 		return "", fmt.Errorf("%q: %w", p, ErrBadPath)
 	}
 	for rest := p; ; {

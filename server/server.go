@@ -134,19 +134,19 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (repo, rel string, err error) {
 	// The request target as sent (fasthttp's Path is normalized: a path
 	// with ".." must be refused, not resolved to another).
 	target := string(ctx.Request.Header.RequestURI())
+	// Escapes are checked as sent, in either form: url.URL.EscapedPath
+	// re-escapes the decoded path when the raw one holds a byte it would
+	// have escaped ('"', '|', UTF-8), turning a "%2f" into a plain "/".
+	esc, _, _ := strings.Cut(target, "?")
+	if err := checkEscapes(esc); err != nil {
+		return "", "", err
+	}
 	if !strings.HasPrefix(target, "/") { // absolute form: a forward proxy's client (Acquire::http::Proxy, dnf proxy=)
 		u, err := url.ParseRequestURI(target)
 		if err != nil || !u.IsAbs() {
 			return "", "", fmt.Errorf("request target %q: %w", target, cache.ErrBadPath)
 		}
-		if err := checkEscapes(u.EscapedPath()); err != nil {
-			return "", "", err
-		}
 		return s.routeProxy(u)
-	}
-	esc, _, _ := strings.Cut(target, "?")
-	if err := checkEscapes(esc); err != nil {
-		return "", "", err
 	}
 	p, err := url.PathUnescape(esc)
 	if err != nil {
@@ -424,7 +424,10 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, repo string, err error) {
 // status maps an error to an HTTP status, in one place.
 func status(err error) int {
 	switch {
-	case errors.Is(err, cache.ErrBadPath):
+	case errors.Is(err, cache.ErrBadPath), errors.Is(err, upstream.ErrBadPath):
+		// upstream.ErrBadPath: a path no mirror can be asked for (the
+		// repo's top, a directory), refused before any request: the
+		// client's error, not the mirrors'.
 		return http.StatusBadRequest
 	case errors.Is(err, errNotProxy):
 		return http.StatusForbidden
@@ -464,9 +467,17 @@ func clientIP(r *http.Request) string {
 }
 
 // admin lets loopback clients through, and others with the admin token.
+//
+// A loopback client counts only when it is not a browser on this host
+// doing another site's bidding: its request must name the server by an IP
+// address or "localhost" (names DNS rebinding cannot point here, which
+// would let a page read /_/stats or the profiles), and a POST must not be
+// cross-origin (another site's form posting to /_/gc). The token needs
+// neither check: no browser sends it on its own.
 func (s *Server) admin(h http.Handler) http.Handler {
+	csrf := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ip := net.ParseIP(clientIP(r)); ip != nil && ip.IsLoopback() {
+		if ip := net.ParseIP(clientIP(r)); ip != nil && ip.IsLoopback() && localHost(r.Host) && csrf.Check(r) == nil {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -477,4 +488,17 @@ func (s *Server) admin(h http.Handler) http.Handler {
 		}
 		http.Error(w, "admin endpoints answer loopback clients or the admin token", http.StatusForbidden)
 	})
+}
+
+// localHost reports whether a Host header names the server as no other
+// site's page can: by an IP address, as "localhost", or not at all (only
+// non-browser HTTP/1.0 clients omit it).
+func localHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
+		return true
+	}
+	return host == "" || strings.EqualFold(host, "localhost")
 }
