@@ -75,9 +75,11 @@ func (p *Pool) Repo() string { return p.repo }
 // Errors: ErrBadPath for a rel that is empty or not clean (".." or "."
 // elements, a leading or trailing or doubled "/", NUL or backslash), and
 // ErrBreakerOpen when m's probe is in flight, both without a request;
-// ErrNotFound for 404 and 410; ErrNotModified for 304; ErrRedirect for a
+// ErrNotFound for 404 and 410; ErrNotModified for 304 to a request with a
+// validator (a *StatusError, a mirror failure, to one without); ErrRedirect for a
 // redirect to another scheme or host; *StatusError for any other status but
-// 200; otherwise the transport's error, wrapped. Redirects within the same
+// 200 (a client error among them frees m's probe slot, as a 404 does);
+// otherwise the transport's error, wrapped. Redirects within the same
 // scheme and host are followed.
 func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional) (*Response, error) {
 	if !validRel(rel) {
@@ -94,12 +96,15 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 	// Ask for the file's own bytes: a server that sends a .gz with
 	// Content-Encoding: gzip must not have it decompressed on the way.
 	req.Header.Set("Accept-Encoding", "identity")
+	conditional := false // a 304 answers only a request with a validator
 	if cond != nil {
 		if cond.ETag != "" {
 			req.Header.Set("If-None-Match", cond.ETag)
+			conditional = true
 		}
 		if cond.LastModified != "" {
 			req.Header.Set("If-Modified-Since", cond.LastModified)
+			conditional = true
 		}
 	}
 	probe, err := p.admit(m)
@@ -113,8 +118,8 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 		cancel(nil)
 		return nil, fmt.Errorf("mirror %s: %w", m, err)
 	}
-	switch code := resp.StatusCode; code {
-	case http.StatusOK:
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK:
 		body := newIdleReader(resp.Body, cancel, p.opts.IdleTimeout, p.opts.Now, start)
 		etag, lastModified := validators(resp.Header)
 		return &Response{
@@ -126,7 +131,7 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 			Header:        resp.Header,
 			body:          body,
 		}, nil
-	case http.StatusNotFound, http.StatusGone, http.StatusNotModified:
+	case code == http.StatusNotFound, code == http.StatusGone, code == http.StatusNotModified && conditional:
 		resp.Body.Close()
 		cancel(nil)
 		if probe {
@@ -139,6 +144,9 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 	default:
 		resp.Body.Close()
 		cancel(nil)
+		if probe && clientError(code) {
+			p.Neutral(m) // about the request, not the mirror
+		}
 		return nil, &StatusError{Code: code, URL: u.Redacted()}
 	}
 }
@@ -178,10 +186,11 @@ func sameOrigin(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// idleReader fails a body that receives no bytes for idle: a timer, reset
-// by every read that returns bytes, cancels the request's context (so a
-// blocked Read returns) and marks the reader stalled. It also counts the
-// bytes read.
+// idleReader fails a body that receives no bytes for idle: a timer, armed
+// while a Read waits on the mirror, cancels the request's context (so the
+// blocked Read returns) and marks the reader stalled. Time the caller spends
+// between Reads is not the mirror's: bytes the mirror already sent wait in
+// the connection's buffers. It also counts the bytes read.
 type idleReader struct {
 	body    io.ReadCloser
 	cancel  context.CancelCauseFunc
@@ -199,22 +208,18 @@ func newIdleReader(body io.ReadCloser, cancel context.CancelCauseFunc, idle time
 		r.stalled.Store(true)
 		cancel(ErrStalled)
 	})
+	r.timer.Stop() // armed by each Read
 	return r
 }
 
 // Read reads from the body, returning ErrStalled once the idle timer fired.
 func (r *idleReader) Read(p []byte) (int, error) {
+	r.timer.Reset(r.idle)
 	n, err := r.body.Read(p)
-	if n > 0 {
-		r.n.Add(int64(n))
-		r.timer.Reset(r.idle)
-	}
-	switch {
-	case err == nil:
-	case r.stalled.Load():
+	r.timer.Stop()
+	r.n.Add(int64(n))
+	if err != nil && err != io.EOF && r.stalled.Load() {
 		err = fmt.Errorf("no body bytes for %s: %w", r.idle, ErrStalled)
-	case err == io.EOF:
-		r.timer.Stop()
 	}
 	return n, err
 }

@@ -12,7 +12,7 @@
 //	for _, m := range pool.Candidates() {
 //		resp, err := pool.Get(ctx, m, rel, nil)
 //		if err != nil {
-//			pool.Failure(m, err) // ignores ErrNotFound, ErrNotModified, ErrBadPath, ErrBreakerOpen
+//			pool.Failure(m, err) // ignores ErrNotFound, ErrNotModified, a 403..., ErrBadPath, ErrBreakerOpen
 //			continue
 //		}
 //		err = store(resp.Body) // verifies size and checksum
@@ -38,7 +38,11 @@
 // outcome of a request sent before the breaker opened counts the same way.
 //
 // A 404 or 410 is not a failure: a mirror that lags behind simply lacks a
-// newer file. A 304 is not one either. Both leave the breaker as it is.
+// newer file. A 304 to a conditional request is not one either (to a
+// request without validators it is a *StatusError), nor any other 4xx but
+// 408 and 429: it is about the request (a path a client chose, which the
+// mirror forbids), and any client could otherwise take a healthy mirror out
+// of rotation. They all leave the breaker as it is.
 //
 // # Health
 //
@@ -93,7 +97,8 @@ var (
 )
 
 // StatusError is an upstream response status that is neither 200 nor one of
-// those Get maps to a sentinel error. It is a mirror failure.
+// those Get maps to a sentinel error. It is a mirror failure unless it is a
+// 4xx other than 408 and 429 (see clientError).
 type StatusError struct {
 	Code int    // HTTP status code
 	URL  string // the URL requested
@@ -381,13 +386,16 @@ func ewma(avg, sample float64) float64 {
 // (ErrStalled, a reset, a checksum mismatch that proves the mirror broken).
 // It counts towards m's breaker and re-opens a breaker that is not closed.
 // It records nothing for errors that say nothing against the mirror:
-// ErrNotFound, ErrNotModified, ErrBadPath and ErrBreakerOpen are ignored, and
+// ErrNotFound, ErrNotModified, ErrBadPath, ErrBreakerOpen and a
+// *StatusError of a client error (see clientError) are ignored, and
 // context.Canceled (the caller gave up) is treated as Neutral. It logs
 // nothing.
 func (p *Pool) Failure(m *Mirror, err error) {
+	var se *StatusError
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotModified),
-		errors.Is(err, ErrBadPath), errors.Is(err, ErrBreakerOpen):
+		errors.Is(err, ErrBadPath), errors.Is(err, ErrBreakerOpen),
+		errors.As(err, &se) && clientError(se.Code):
 		return
 	case errors.Is(err, context.Canceled):
 		p.Neutral(m)
@@ -396,6 +404,13 @@ func (p *Pool) Failure(m *Mirror, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fail(m, err)
+}
+
+// clientError reports whether an upstream status is about the request
+// rather than the mirror: a 4xx other than 408 (the mirror timed out
+// reading it) and 429 (the mirror sheds load).
+func clientError(code int) bool {
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
 
 // fail records a failure of m. p.mu must be held.

@@ -866,3 +866,136 @@ func BenchmarkGet(b *testing.B) {
 		p.Success(m, n, d)
 	}
 }
+
+// TestStallOnlyWhileReading checks that the idle timeout measures the
+// mirror, not the caller: a caller that pauses between reads for longer
+// than IdleTimeout (a slow disk behind the store, a read-ahead whose
+// buffer is full) still gets the whole body, which the mirror sent at once,
+// and no ErrStalled that would count against the mirror.
+func TestStallOnlyWhileReading(t *testing.T) {
+	data, err := os.ReadFile(bookwormInRelease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan struct{})
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write(data)
+		close(sent)
+	})
+	const idle = 20 * time.Millisecond
+	p := newPool(t, Options{IdleTimeout: idle}, srv.URL)
+	m := p.Candidates()[0]
+	resp, err := p.Get(context.Background(), m, "dists/bookworm/InRelease", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	<-sent // every byte is on its way: from now on only the caller is slow
+	// The caller's pause, not a synchronisation: the mirror has nothing
+	// left to do, and nothing may time out while nobody reads.
+	time.Sleep(10 * idle)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.Failure(m, err)
+		t.Fatalf("read after a pause of the caller = %v, want the rest of the body; mirror status %+v", err, p.Status()[0])
+	}
+	if got := append(head, rest...); !bytes.Equal(got, data) {
+		t.Errorf("body %d bytes, want the %d sent", len(got), len(data))
+	}
+}
+
+// TestClientErrorIsNotAFailure checks that a 4xx about the request itself
+// (403 for a dotfile or a directory whose listing is off, 400, 405, 414,
+// 451...) does not count against the mirror: the path comes from a
+// client, and any client could otherwise take a healthy mirror out of
+// rotation with a few requests. A 429 (the mirror sheds load) and a 408
+// still count. On a probe, such an answer frees the probe slot as a 404
+// does.
+func TestClientErrorIsNotAFailure(t *testing.T) {
+	clk := newClock()
+	codes := map[string]int{
+		"/debian/.htaccess": http.StatusForbidden, "/debian/dists": http.StatusForbidden,
+		"/debian/bad": http.StatusBadRequest, "/debian/method": http.StatusMethodNotAllowed,
+		"/debian/long": http.StatusRequestURITooLong, "/debian/legal": http.StatusUnavailableForLegalReasons,
+		"/debian/busy": http.StatusTooManyRequests, "/debian/slow": http.StatusRequestTimeout,
+	}
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if code, ok := codes[r.URL.Path]; ok {
+			http.Error(w, http.StatusText(code), code)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	p := newPool(t, Options{BreakerFailures: 2, BreakerCooldown: time.Minute, Now: clk.Now}, srv.URL+"/debian/")
+	m := p.Candidates()[0]
+	get := func(rel string) error {
+		t.Helper()
+		resp, err := p.Get(context.Background(), m, rel, nil)
+		if err != nil {
+			p.Failure(m, err) // as every caller does
+			return err
+		}
+		readAll(t, resp)
+		n, d := resp.Transferred()
+		p.Success(m, n, d)
+		return nil
+	}
+	for range 3 {
+		for _, rel := range []string{".htaccess", "dists", "bad", "method", "long", "legal"} {
+			var se *StatusError
+			if err := get(rel); !errors.As(err, &se) || se.Code != codes["/debian/"+rel] {
+				t.Fatalf("Get(%q) = %v, want its status", rel, err)
+			}
+		}
+	}
+	if st := p.Status()[0]; st.State != "closed" || st.Failures != 0 {
+		t.Fatalf("status after 18 client errors = %+v, want closed with no failure", st)
+	}
+
+	// 429 and 408 say the mirror is in trouble: they open the breaker.
+	get("busy")
+	get("slow")
+	if st := p.Status()[0]; st.State != "open" || st.Failures != 2 {
+		t.Fatalf("status after 429 and 408 = %+v, want open with 2 failures", st)
+	}
+
+	// A probe answered 403 proves nothing: the mirror stays half-open and
+	// its probe slot is free for the next request, whose success closes it.
+	clk.Advance(time.Minute)
+	get(".htaccess")
+	if st := p.Status()[0]; st.State != "half-open" || st.Failures != 2 {
+		t.Fatalf("status after a 403 probe = %+v, want half-open with 2 failures", st)
+	}
+	if err := get("dists/bookworm/InRelease"); err != nil {
+		t.Fatalf("second probe: %v", err)
+	}
+	if st := p.Status()[0]; st.State != "closed" {
+		t.Fatalf("status after a successful probe = %+v, want closed", st)
+	}
+}
+
+// TestUnconditionalNotModified checks that a 304 to a request without
+// validators (a broken mirror or a cache in front of it) is not taken for
+// "your copy is current": the caller has no copy this mirror could have
+// validated, and would keep serving what it has as confirmed.
+func TestUnconditionalNotModified(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotModified)
+	})
+	p := newPool(t, Options{}, srv.URL)
+	m := p.Candidates()[0]
+	for _, cond := range []*Conditional{nil, {}} {
+		_, err := p.Get(context.Background(), m, "dists/bookworm/InRelease", cond)
+		var se *StatusError
+		if errors.Is(err, ErrNotModified) || !errors.As(err, &se) || se.Code != http.StatusNotModified {
+			t.Errorf("Get with validators %+v = %v, want a *StatusError 304", cond, err)
+		}
+	}
+	if _, err := p.Get(context.Background(), m, "dists/bookworm/InRelease", &Conditional{ETag: `"a"`}); !errors.Is(err, ErrNotModified) {
+		t.Errorf("conditional Get = %v, want ErrNotModified", err)
+	}
+}
