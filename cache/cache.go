@@ -305,7 +305,7 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 	case classRoot:
 		o, err = c.openRoot(ctx, rs, root, req)
 	case classIndexed:
-		o, err = c.openIndexed(ctx, rs, root, req.Path)
+		o, err = c.openIndexed(ctx, rs, root, req)
 	case classPackage:
 		o, err = c.openPackage(ctx, rs, req.Path)
 	default:
@@ -324,25 +324,50 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 	return o, nil
 }
 
-// openIndexed serves a file a root lists, by checksum.
-func (c *Cache) openIndexed(ctx context.Context, rs *repoState, root, rel string) (*Object, error) {
+// openIndexed serves a file a root lists, by checksum: the checksum the
+// root the client was given lists (see impliedEntry), else the index's.
+func (c *Cache) openIndexed(ctx context.Context, rs *repoState, root string, req Request) (*Object, error) {
+	rel := req.Path
 	if _, err := c.current(ctx, rs, root, false); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	e, err := c.idx.Lookup(rs.cfg.Name, rel)
-	if errors.Is(err, index.ErrNotFound) {
-		// Not listed by the root (a client guessing a compression the
-		// archive does not publish, a directory index): plain URL cache.
-		return c.openOther(ctx, rs, rel)
-	}
-	if err != nil {
-		return nil, err
+	e, ok := c.clientEntry(rs, root, req)
+	if !ok {
+		var err error
+		e, err = c.idx.Lookup(rs.cfg.Name, rel)
+		if errors.Is(err, index.ErrNotFound) {
+			// Not listed by the root (a client guessing a compression the
+			// archive does not publish, a directory index): plain URL cache.
+			return c.openOther(ctx, rs, rel)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	o, err := c.openEntry(rs, rel, e, false)
 	if err == nil && o.Stored() {
 		c.preload(rs, rel) // stored already; a download preloads when it ends (see run)
 	}
 	return o, err
+}
+
+// clientEntry returns the entry for an indexed path that the root the
+// client was given implies; ok is false when that root does not list the
+// path (older by-hash names are in the index) or cannot be read.
+func (c *Cache) clientEntry(rs *repoState, root string, req Request) (index.Entry, bool) {
+	st, err := rs.root(c.idx, root)
+	if err != nil {
+		return index.Entry{}, false
+	}
+	snap := st.forClient(req.Client, c.now())
+	if snap == nil {
+		return index.Entry{}, false
+	}
+	e, ok, err := c.impliedEntry(rs, st, snap, req.Path)
+	if err != nil {
+		c.log.Warn("reading a snapshot's root; serving the index's entry", "repo", rs.cfg.Name, "path", req.Path, "err", err)
+	}
+	return e, ok
 }
 
 // openPackage serves a package by checksum, loading the metadata that

@@ -43,25 +43,44 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 		rs.pool.Failure(m, err) // a mirror serving a root that does not parse is broken
 		return nil, err
 	}
-	if err := checkNewer(cur, first, body, rel.Date); err != nil {
+	if err := checkNewer(cur, first, body, rel.Date); errors.Is(err, upstream.ErrNotModified) {
+		return c.touch(st, cur, m, resp)
+	} else if err != nil {
 		return nil, err
 	}
 	files[first] = body
 	// Release and Release.gpg from the same mirror: apt asks for them only
 	// when InRelease is missing, but they must then match it.
+	// A mirror that lacks one of them (404) makes a snapshot without it;
+	// one that fails to answer fails this refresh, which tries the next
+	// mirror: a snapshot that serves Release without its Release.gpg
+	// because of a passing error would keep doing so until the next
+	// publish (the same InRelease is not a new snapshot).
 	if first == inPath {
-		if b, _, err := c.getSmall(ctx, rs, m, relPath, nil); err == nil {
+		b, _, err := c.getSmall(ctx, rs, m, relPath, nil)
+		switch {
+		case err == nil:
 			if r2, err := debian.ParseRelease(bytes.NewReader(b)); err == nil && r2.Date.Equal(rel.Date) && len(r2.Files) == len(rel.Files) {
 				files[relPath] = b
 			} else {
 				c.log.Warn("Release does not match InRelease; serving InRelease only", "repo", rs.cfg.Name, "mirror", m.String(), "root", key)
 			}
+		case !errors.Is(err, upstream.ErrNotFound):
+			return nil, fmt.Errorf("%s: %w", relPath, err)
 		}
 	}
 	if _, ok := files[relPath]; ok {
-		if b, _, err := c.getSmall(ctx, rs, m, gpgPath, nil); err == nil {
+		b, _, err := c.getSmall(ctx, rs, m, gpgPath, nil)
+		switch {
+		case err == nil:
 			files[gpgPath] = b
+		case !errors.Is(err, upstream.ErrNotFound):
+			return nil, fmt.Errorf("%s: %w", gpgPath, err)
 		}
+	}
+	if err := checkSignature(cur, files, relPath, gpgPath); err != nil {
+		c.log.Warn("mirror serves a root with another root's signature", "repo", rs.cfg.Name, "mirror", m.String(), "err", err)
+		return nil, err
 	}
 	snap := c.newSnapshot(rs, st, m, resp, rel.Date.UTC().Format(time.RFC1123), rel.Date)
 	st.parsed = rel
@@ -97,8 +116,19 @@ func (c *Cache) release(st *rootState, snap *index.Snapshot) (*debian.Release, e
 	if rel, ok := st.parsed.(*debian.Release); ok && rel != nil {
 		return rel, nil
 	}
+	rel, err := c.storedRelease(st.key, snap)
+	if err != nil {
+		return nil, err
+	}
+	st.parsed = rel
+	return rel, nil
+}
+
+// storedRelease parses the stored InRelease (else Release) of snapshot snap
+// of root key.
+func (c *Cache) storedRelease(key string, snap *index.Snapshot) (*debian.Release, error) {
 	for _, name := range []string{"InRelease", "Release"} {
-		ref, ok := snap.Files[st.key+"/"+name]
+		ref, ok := snap.Files[key+"/"+name]
 		if !ok {
 			continue
 		}
@@ -108,12 +138,11 @@ func (c *Cache) release(st *rootState, snap *index.Snapshot) (*debian.Release, e
 		}
 		rel, err := debian.ParseRelease(bytes.NewReader(b))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s of snapshot %d of %s: %w", name, snap.ID, key, err)
 		}
-		st.parsed = rel
 		return rel, nil
 	}
-	return nil, fmt.Errorf("snapshot %d of %s has no Release: %w", snap.ID, st.key, ErrNotFound)
+	return nil, fmt.Errorf("snapshot %d of %s has no Release: %w", snap.ID, key, ErrNotFound)
 }
 
 // loadDebFor loads the Packages indexes that may list a pool path: those of

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"lazymirror/checksum"
 	"lazymirror/config"
 	"lazymirror/index"
+	"lazymirror/repomd"
 	"lazymirror/upstream"
 )
 
@@ -65,7 +67,7 @@ func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
 	if st, ok := rs.roots[key]; ok {
 		return st, nil
 	}
-	st := &rootState{key: key, lock: make(chan struct{}, 1), sticky: make(map[netip.Addr]stickyRef)}
+	st := &rootState{key: key, lock: make(chan struct{}, 1), sticky: make(map[netip.Addr]stickyRef), implied: make(map[uint64]map[string]index.Entry)}
 	snap, err := idx.CurrentSnapshot(rs.cfg.Name, key)
 	switch {
 	case err == nil:
@@ -99,8 +101,9 @@ type rootState struct {
 
 	parsed any // *debian.Release of the current snapshot (deb), under lock
 
-	mu     sync.Mutex
-	sticky map[netip.Addr]stickyRef // client -> snapshot it was last given
+	mu      sync.Mutex
+	sticky  map[netip.Addr]stickyRef          // client -> snapshot it was last given
+	implied map[uint64]map[string]index.Entry // snapshot id -> entries its root implies (see impliedEntry)
 }
 
 type stickyRef struct {
@@ -159,6 +162,66 @@ func (st *rootState) forClient(client netip.Addr, now time.Time) *index.Snapshot
 		return prev
 	}
 	return cur
+}
+
+// impliedEntry returns the index entry that snap's root file implies for
+// rel (an index file it lists, or a by-hash name of one); ok is false when
+// the root does not list rel. The index holds one entry per path, the
+// newest snapshot's: a client given an older root (a refresh ran between
+// its InRelease and its Packages request) must be served what that root
+// lists, or apt reports a hash sum mismatch. The root is parsed from the
+// store once per snapshot; the current and previous snapshots' are kept.
+func (c *Cache) impliedEntry(rs *repoState, st *rootState, snap *index.Snapshot, rel string) (e index.Entry, ok bool, err error) {
+	st.mu.Lock()
+	m, known := st.implied[snap.ID]
+	st.mu.Unlock()
+	if !known {
+		recs, err := c.rootEntries(rs, st.key, snap)
+		if err != nil {
+			return index.Entry{}, false, fmt.Errorf("entries of snapshot %d of %s: %w", snap.ID, st.key, err)
+		}
+		m = make(map[string]index.Entry, len(recs))
+		for _, r := range recs {
+			m[r.Path] = r.Entry
+		}
+		st.mu.Lock()
+		cur, prev := st.snap.Load(), st.prev.Load()
+		for id := range st.implied {
+			if (cur == nil || id != cur.ID) && (prev == nil || id != prev.ID) {
+				delete(st.implied, id)
+			}
+		}
+		st.implied[snap.ID] = m
+		st.mu.Unlock()
+	}
+	e, ok = m[rel]
+	return e, ok, nil
+}
+
+// rootEntries returns the index entries a snapshot's root file implies,
+// parsed from its stored copy.
+func (c *Cache) rootEntries(rs *repoState, key string, snap *index.Snapshot) ([]index.Record, error) {
+	if rs.cfg.Type == config.Deb {
+		rel, err := c.storedRelease(key, snap)
+		if err != nil {
+			return nil, err
+		}
+		return debEntries(key, rel), nil
+	}
+	p := joinRoot(key, "repodata/repomd.xml")
+	ref, ok := snap.Files[p]
+	if !ok {
+		return nil, fmt.Errorf("no repomd.xml: %w", ErrNotFound)
+	}
+	b, err := c.readBlob(ref)
+	if err != nil {
+		return nil, err
+	}
+	md, err := repomd.ParseRepomd(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return rpmEntries(key, md), nil
 }
 
 // current returns the snapshot of a root, refreshing it from upstream when
@@ -221,7 +284,7 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 		case err == nil:
 			return snap, nil
 		case errors.Is(err, upstream.ErrNotModified):
-			return c.touch(st, cur)
+			return c.touch(st, cur, nil, nil)
 		case errors.Is(err, upstream.ErrNotFound):
 			notFound++
 		case errors.Is(err, errStale):
@@ -235,7 +298,7 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 		}
 	}
 	if cur != nil && stale > 0 {
-		return c.touch(st, cur) // every answer was older: keep what we have
+		return c.touch(st, cur, nil, nil) // every answer was older: keep what we have
 	}
 	if len(mirrors) > 0 && notFound == len(mirrors) {
 		return nil, fmt.Errorf("root %q on every mirror: %w", st.key, ErrNotFound)
@@ -243,13 +306,20 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 	return nil, fmt.Errorf("root %q: %w: %w", st.key, ErrUpstream, errors.Join(errs...))
 }
 
-// touch records that upstream confirmed the current snapshot.
-func (c *Cache) touch(st *rootState, cur *index.Snapshot) (*index.Snapshot, error) {
+// touch records that upstream confirmed the current snapshot. When the
+// confirmation was the same root sent whole (resp, from mirror m: another
+// mirror than the one whose validators the snapshot holds, or new
+// validators), the response's validators replace the snapshot's, so that
+// the next revalidation of m is a conditional request.
+func (c *Cache) touch(st *rootState, cur *index.Snapshot, m *upstream.Mirror, resp *upstream.Response) (*index.Snapshot, error) {
 	if cur == nil {
 		return nil, fmt.Errorf("root %q: not modified, but nothing cached: %w", st.key, ErrUpstream)
 	}
 	s := *cur
 	s.FetchedAt = c.now()
+	if resp != nil && (resp.ETag != "" || resp.LastModified != "") {
+		s.Mirror, s.ETag, s.LastModified = m.String(), resp.ETag, resp.LastModified
+	}
 	if err := c.idx.UpdateSnapshot(&s); err != nil {
 		return nil, err
 	}
@@ -280,6 +350,26 @@ func checkNewer(cur *index.Snapshot, path string, body []byte, t time.Time) erro
 		return fmt.Errorf("%s of %s, current snapshot of %s: %w", path, t, cur.Time, errStale)
 	}
 	return nil
+}
+
+// checkSignature refuses, as errStale, a new root whose detached signature
+// sig (fetched with it, both in files) is the current snapshot's while the
+// root itself changed: a signature covers one root's bytes, so the mirror
+// is in the middle of a sync (rsync copies repomd.xml before
+// repomd.xml.asc). Paired in a snapshot, the two would fail every client's
+// signature check until the next publish.
+func checkSignature(cur *index.Snapshot, files map[string][]byte, root, sig string) error {
+	b, ok := files[sig]
+	if cur == nil || !ok {
+		return nil
+	}
+	if ref, ok := cur.Files[sig]; !ok || ref.Digest != checksum.Digest(sha256.Sum256(b)) {
+		return nil
+	}
+	if ref, ok := cur.Files[root]; ok && ref.Digest == checksum.Digest(sha256.Sum256(files[root])) {
+		return nil // the same root, so the same signature
+	}
+	return fmt.Errorf("%s is the signature of the previous %s (mirror mid-sync): %w", sig, root, errStale)
 }
 
 // newSnapshot starts the snapshot a root fetched from m makes.

@@ -33,7 +33,9 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		return nil, err
 	}
 	t := repomdTime(md)
-	if err := checkNewer(cur, xmlPath, body, t); err != nil {
+	if err := checkNewer(cur, xmlPath, body, t); errors.Is(err, upstream.ErrNotModified) {
+		return c.touch(st, cur, m, resp)
+	} else if err != nil {
 		return nil, err
 	}
 	files := map[string][]byte{xmlPath: body}
@@ -46,6 +48,10 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		case !errors.Is(err, upstream.ErrNotFound):
 			return nil, err
 		}
+	}
+	if err := checkSignature(cur, files, xmlPath, xmlPath+".asc"); err != nil {
+		c.log.Warn("mirror serves a root with another root's signature", "repo", rs.cfg.Name, "mirror", m.String(), "err", err)
+		return nil, err
 	}
 	snap := c.newSnapshot(rs, st, m, resp, md.Revision, t)
 	// The primary is loaded before the switch: a repomd.xml whose packages
@@ -61,11 +67,7 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 		snap.Loaded = []string{p}
 		c.log.Info("loaded primary", "repo", rs.cfg.Name, "path", p, "packages", n)
 	}
-	recs := make([]index.Record, 0, len(md.Data))
-	for _, d := range md.Data {
-		recs = append(recs, index.Record{Path: joinRoot(key, d.Location), Entry: dataEntry(d)})
-	}
-	if err := c.commitRoot(rs, st, snap, files, recs); err != nil {
+	if err := c.commitRoot(rs, st, snap, files, rpmEntries(key, md)); err != nil {
 		return nil, err
 	}
 	return snap, nil
@@ -77,6 +79,16 @@ func ingestPrimary(ctx context.Context, r io.Reader, root string, prim repomd.Da
 	return repomd.ParsePrimaryFile(ctx, r, prim.Location, prim.OpenChecksum, prim.OpenSize, func(pkg *repomd.Package) error {
 		return bulk.Add(joinRoot(root, pkg.Location), entryFor(index.Package, pkg.Size, pkg.Checksum))
 	})
+}
+
+// rpmEntries are the index entries a repomd.xml of the yum repo at root
+// implies: one per data record.
+func rpmEntries(root string, md *repomd.Repomd) []index.Record {
+	recs := make([]index.Record, 0, len(md.Data))
+	for _, d := range md.Data {
+		recs = append(recs, index.Record{Path: joinRoot(root, d.Location), Entry: dataEntry(d)})
+	}
+	return recs
 }
 
 // dataEntry is the index entry of a repomd data record.
