@@ -336,9 +336,10 @@ func validators(cur *index.Snapshot, m *upstream.Mirror) *upstream.Conditional {
 	return &upstream.Conditional{ETag: cur.ETag, LastModified: cur.LastModified}
 }
 
-// checkNewer decides whether a root file fetched from a mirror makes a new
-// snapshot: upstream.ErrNotModified when it is the current one's, errStale
-// when it is older (a lagging mirror), nil when it is new.
+// checkNewer decides whether a root file dated t, fetched from a mirror,
+// makes a new snapshot: upstream.ErrNotModified when it is the current
+// one's, errStale when it is older (a lagging mirror; see
+// index.Snapshot.DatedAfter), nil when it is new.
 func checkNewer(cur *index.Snapshot, path string, body []byte, t time.Time) error {
 	if cur == nil {
 		return nil
@@ -346,7 +347,7 @@ func checkNewer(cur *index.Snapshot, path string, body []byte, t time.Time) erro
 	if ref, ok := cur.Files[path]; ok && ref.Digest == checksum.Digest(sha256.Sum256(body)) {
 		return upstream.ErrNotModified
 	}
-	if t.Before(cur.Time) {
+	if cur.DatedAfter(t) {
 		return fmt.Errorf("%s of %s, current snapshot of %s: %w", path, t, cur.Time, errStale)
 	}
 	return nil

@@ -775,3 +775,39 @@ func TestLookupFollowsChanges(t *testing.T) {
 	}
 	lookup(Entry{}, false)
 }
+
+// TestDatedAfter: snapshots order by date, unless the current one was dated
+// more than MaxFuture after it was fetched; PutSnapshot follows it.
+func TestDatedAfter(t *testing.T) {
+	fetched := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name      string
+		cur       Snapshot
+		next      time.Time
+		want      bool
+		wantStale bool
+	}{
+		{"older root", Snapshot{Time: fetched, FetchedAt: fetched}, fetched.Add(-time.Hour), true, true},
+		{"newer root", Snapshot{Time: fetched, FetchedAt: fetched}, fetched.Add(time.Hour), false, false},
+		{"same date", Snapshot{Time: fetched, FetchedAt: fetched}, fetched, false, false},
+		{"current a little ahead", Snapshot{Time: fetched.Add(MaxFuture), FetchedAt: fetched}, fetched, true, true},
+		{"current dated days ahead", Snapshot{Time: fetched.Add(48 * time.Hour), FetchedAt: fetched}, fetched, false, false},
+		{"no fetch time: by date", Snapshot{Time: fetched.Add(48 * time.Hour)}, fetched, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cur.DatedAfter(tt.next); got != tt.want {
+				t.Errorf("DatedAfter = %t, want %t", got, tt.want)
+			}
+			db, _ := openTest(t, Options{})
+			cur := tt.cur
+			cur.Repo, cur.Root = "debian", "dists/stable"
+			if err := db.PutSnapshot(&cur); err != nil {
+				t.Fatal(err)
+			}
+			next := &Snapshot{Repo: "debian", Root: "dists/stable", Time: tt.next, FetchedAt: fetched}
+			if err := db.PutSnapshot(next); errors.Is(err, ErrStale) != tt.wantStale {
+				t.Errorf("PutSnapshot of the next root: %v, want stale %t", err, tt.wantStale)
+			}
+		})
+	}
+}

@@ -144,11 +144,23 @@ func currentID(current *bolt.Bucket, root string) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
+// MaxFuture is how far ahead of its FetchedAt a snapshot may be dated and
+// still order snapshots (see DatedAfter): generous, for clocks that drift.
+const MaxFuture = 24 * time.Hour
+
+// DatedAfter reports whether s is newer than a root dated t, as snapshots
+// are ordered: by Time, unless s was dated more than MaxFuture after it
+// was last fetched (a mirror's wrong clock, a publisher's mistake), for
+// then it would refuse every rightly dated root until its date came.
+func (s *Snapshot) DatedAfter(t time.Time) bool {
+	return s.Time.After(t) && (s.FetchedAt.IsZero() || !s.Time.After(s.FetchedAt.Add(MaxFuture)))
+}
+
 // PutSnapshot stores s and makes it the current snapshot of (s.Repo, s.Root),
 // keeping the previous one as history. A zero s.ID gets the next id; a
 // non-zero one must name a stored snapshot of s.Repo (ErrNotFound), which is
 // rewritten and made current again. It fails with ErrStale when the current
-// snapshot's Time is after s.Time (a zero Time is older than any), so a
+// snapshot is DatedAfter s.Time (a zero Time is older than any), so a
 // lagging mirror cannot roll a root back.
 func (db *DB) PutSnapshot(s *Snapshot) error {
 	if s.Repo == "" {
@@ -173,7 +185,7 @@ func (db *DB) PutSnapshot(s *Snapshot) error {
 			if err != nil {
 				return err
 			}
-			if c.Time.After(s.Time) {
+			if c.DatedAfter(s.Time) {
 				return fmt.Errorf("current snapshot %d is from %s, this one from %s: %w", cur, c.Time, s.Time, ErrStale)
 			}
 		}

@@ -231,3 +231,29 @@ func TestDebSignatureOfAnotherRoot(t *testing.T) {
 		t.Errorf("mid-sync mirror: served Release (new %t) with Release.gpg (new %t) of another root", !bytes.Equal(rel, rel1), !bytes.Equal(gpg, gpg1))
 	}
 }
+
+// TestFutureDatedRootDoesNotPin: a mirror once published a root dated two
+// days ahead (a wrong clock). The next root, rightly dated, is older by
+// date, but it must replace it: the future date is no measure of age.
+func TestFutureDatedRootDoesNotPin(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], metadata_ttl: 1ns}"))
+	// publish makes the mirror serve a root of that date; a client's update
+	// must then be given it.
+	publish := func(date time.Time, debs int) {
+		t.Helper()
+		dir := t.TempDir()
+		fixture.AptRepo(t, dir, arc.key, "amd64", fixture.Suite{Name: "stable", Date: date, Debs: arc.stable[:debs]})
+		arc.a.SetRoot(dir)
+		want, err := os.ReadFile(filepath.Join(dir, "dists/stable/InRelease"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, got, _ := h.get(h.URL("debian")+"/dists/stable/InRelease", map[string]string{"Cache-Control": "no-cache"})
+		if code != http.StatusOK || !bytes.Equal(got, want) {
+			t.Fatalf("InRelease dated %s: status %d, the mirror's bytes: %t", date.Format(time.RFC3339), code, bytes.Equal(got, want))
+		}
+	}
+	publish(time.Now().Add(48*time.Hour), 2)
+	publish(time.Now(), 3)
+}
