@@ -40,7 +40,7 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 	rel, err := debian.ParseRelease(bytes.NewReader(body))
 	if err != nil {
 		err = fmt.Errorf("%s: %w", first, err)
-		rs.pool.Failure(m, err) // a mirror serving a root that does not parse is broken
+		rs.pool.Failure(resp, err) // a mirror serving a root that does not parse is broken
 		return nil, err
 	}
 	if err := checkNewer(cur, first, body, rel.Date); errors.Is(err, upstream.ErrNotModified) {

@@ -155,17 +155,16 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	pool := spec.rs.pool
 	resp, err := pool.Get(ctx, m, spec.rel, nil)
 	if err != nil {
-		pool.Failure(m, err) // ignores not-found, not-modified and the caller giving up
-		return checksum.Digest{}, 0, err
+		return checksum.Digest{}, 0, err // Get recorded its outcome
 	}
 	defer resp.Body.Close()
 	// Exactly one outcome per response: Success, Failure, or (bytes merely
 	// out of date, a lagging mirror's metadata) Neutral.
 	mismatch := func(err error) (checksum.Digest, int64, error) {
 		if spec.punish {
-			pool.Failure(m, err)
+			pool.Failure(resp, err)
 		} else {
-			pool.Neutral(m)
+			pool.Neutral(resp)
 		}
 		return checksum.Digest{}, 0, err
 	}
@@ -180,7 +179,7 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	}
 	w, err := c.store.Create(spec.digest, size, extras(spec)...)
 	if err != nil {
-		pool.Neutral(m)
+		pool.Neutral(resp)
 		return checksum.Digest{}, 0, err
 	}
 	f.setWriter(w)
@@ -194,7 +193,7 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	if err != nil {
 		w.Abort(err)
 		f.setWriter(nil)
-		pool.Failure(m, err)
+		pool.Failure(resp, err)
 		return checksum.Digest{}, 0, fmt.Errorf("after %d bytes: %w", n, err)
 	}
 	d, err := w.Commit()
@@ -203,7 +202,7 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 		return mismatch(err)
 	}
 	got, took := resp.Transferred()
-	pool.Success(m, got, took)
+	pool.Success(resp, got, took)
 	return d, n, nil
 }
 

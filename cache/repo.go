@@ -421,8 +421,7 @@ func entryFor(kind index.Kind, size int64, sum checksum.Sum) index.Entry {
 func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror, rel string, cond *upstream.Conditional) ([]byte, *upstream.Response, error) {
 	resp, err := rs.pool.Get(ctx, m, rel, cond)
 	if err != nil {
-		rs.pool.Failure(m, err) // ignores not-found and not-modified
-		return nil, nil, err
+		return nil, nil, err // Get recorded its outcome
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRootSize+1))
@@ -430,11 +429,11 @@ func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror,
 		err = fmt.Errorf("larger than %d bytes", maxRootSize)
 	}
 	if err != nil {
-		rs.pool.Failure(m, err)
+		rs.pool.Failure(resp, err)
 		return nil, nil, fmt.Errorf("read %s: %w", rel, err)
 	}
 	n, took := resp.Transferred()
-	rs.pool.Success(m, n, took)
+	rs.pool.Success(resp, n, took)
 	rs.counters.fetched.Add(int64(len(b)))
 	return b, resp, nil
 }

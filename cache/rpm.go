@@ -29,7 +29,7 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 	md, err := repomd.ParseRepomd(bytes.NewReader(body))
 	if err != nil {
 		err = fmt.Errorf("%s: %w", xmlPath, err)
-		rs.pool.Failure(m, err) // a mirror serving a root that does not parse is broken
+		rs.pool.Failure(resp, err) // a mirror serving a root that does not parse is broken
 		return nil, err
 	}
 	t := repomdTime(md)

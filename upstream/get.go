@@ -56,7 +56,8 @@ type Response struct {
 	Mirror       *Mirror
 	Header       http.Header
 
-	body *idleReader
+	body  *idleReader
+	probe uint64 // the request's probe ticket (see Pool.admit); 0: not a probe
 }
 
 // Transferred returns the body bytes read so far and the time since Get
@@ -78,9 +79,14 @@ func (p *Pool) Repo() string { return p.repo }
 // ErrNotFound for 404 and 410; ErrNotModified for 304 to a request with a
 // validator (a *StatusError, a mirror failure, to one without); ErrRedirect for a
 // redirect to another scheme or host; *StatusError for any other status but
-// 200 (a client error among them frees m's probe slot, as a 404 does);
-// otherwise the transport's error, wrapped. Redirects within the same
+// 200; otherwise the transport's error, wrapped. Redirects within the same
 // scheme and host are followed.
+//
+// A Get that sends a request and returns an error has recorded its outcome
+// as Failure would have (a 404, a 304, a client error or the caller giving
+// up count for nothing, and free m's probe slot when the request was the
+// probe); the caller reports nothing for it. The outcome of a Response is
+// the caller's to report.
 func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional) (*Response, error) {
 	if !validRel(rel) {
 		return nil, fmt.Errorf("get %q from %s: %w", rel, m, ErrBadPath)
@@ -107,7 +113,7 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 			conditional = true
 		}
 	}
-	probe, err := p.admit(m)
+	ticket, err := p.admit(m)
 	if err != nil {
 		cancel(nil)
 		return nil, err
@@ -116,7 +122,9 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 	resp, err := p.client.Do(req)
 	if err != nil {
 		cancel(nil)
-		return nil, fmt.Errorf("mirror %s: %w", m, err)
+		err = fmt.Errorf("mirror %s: %w", m, err)
+		p.record(m, ticket, err)
+		return nil, err
 	}
 	switch code := resp.StatusCode; {
 	case code == http.StatusOK:
@@ -130,24 +138,25 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 			Mirror:        m,
 			Header:        resp.Header,
 			body:          body,
+			probe:         ticket,
 		}, nil
 	case code == http.StatusNotFound, code == http.StatusGone, code == http.StatusNotModified && conditional:
 		resp.Body.Close()
 		cancel(nil)
-		if probe {
-			p.Neutral(m) // the mirror answered: neither proof of health nor failure
-		}
+		// The mirror answered: neither proof of health nor failure.
 		if code == http.StatusNotModified {
-			return nil, fmt.Errorf("get %s: %w", u.Redacted(), ErrNotModified)
+			err = fmt.Errorf("get %s: %w", u.Redacted(), ErrNotModified)
+		} else {
+			err = fmt.Errorf("get %s: status %d: %w", u.Redacted(), code, ErrNotFound)
 		}
-		return nil, fmt.Errorf("get %s: status %d: %w", u.Redacted(), code, ErrNotFound)
+		p.record(m, ticket, err)
+		return nil, err
 	default:
 		resp.Body.Close()
 		cancel(nil)
-		if probe && clientError(code) {
-			p.Neutral(m) // about the request, not the mirror
-		}
-		return nil, &StatusError{Code: code, URL: u.Redacted()}
+		err := &StatusError{Code: code, URL: u.Redacted()}
+		p.record(m, ticket, err) // a failure unless about the request (clientError)
+		return nil, err
 	}
 }
 

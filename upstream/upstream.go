@@ -6,23 +6,24 @@
 // # The miss path
 //
 // The caller asks Candidates for the mirrors to try, in order, issues Get on
-// the first, streams the body and reports the outcome with exactly one of
-// Success, Failure or Neutral; on failure it tries the next candidate:
+// the first, streams the body and reports the Response's outcome with
+// exactly one of Success, Failure or Neutral; on failure it tries the next
+// candidate. A Get that returns an error has recorded its request's
+// outcome itself:
 //
 //	for _, m := range pool.Candidates() {
 //		resp, err := pool.Get(ctx, m, rel, nil)
 //		if err != nil {
-//			pool.Failure(m, err) // ignores ErrNotFound, ErrNotModified, a 403..., ErrBadPath, ErrBreakerOpen
-//			continue
+//			continue // recorded by Get: a failure, or nothing for ErrNotFound, ErrNotModified, a 403...
 //		}
 //		err = store(resp.Body) // verifies size and checksum
 //		resp.Body.Close()
 //		if err != nil {
-//			pool.Failure(m, err) // or pool.Neutral(m) for bytes merely older than wanted
+//			pool.Failure(resp, err) // or pool.Neutral(resp) for bytes merely older than wanted
 //			continue
 //		}
 //		n, d := resp.Transferred()
-//		pool.Success(m, n, d)
+//		pool.Success(resp, n, d)
 //		break
 //	}
 //
@@ -32,10 +33,13 @@
 // Options.BreakerCooldown after Options.BreakerFailures consecutive
 // failures) or half-open (cool-down over: one probe request may go through).
 // A mirror that is not closed admits a single request at a time, its probe;
-// Get refuses any other with ErrBreakerOpen without sending it. A Success
-// closes the breaker; a Failure while it is not closed re-opens it and
-// restarts the cool-down. Outcomes carry no request identity, so a late
-// outcome of a request sent before the breaker opened counts the same way.
+// Get refuses any other with ErrBreakerOpen without sending it. Only the
+// probe's own outcome settles a breaker that is not closed: its Success
+// closes the breaker, its Failure re-opens it and restarts the cool-down,
+// and a neutral outcome frees the probe slot. The late outcome of a
+// request admitted while the breaker was closed still counts (a failure
+// among the consecutive ones, a success in the health figures) but leaves
+// the breaker and its probe alone.
 //
 // A 404 or 410 is not a failure: a mirror that lags behind simply lacks a
 // newer file. A 304 to a conditional request is not one either (to a
@@ -213,8 +217,9 @@ type Mirror struct {
 type mirrorState struct {
 	open        bool      // breaker not closed
 	openedAt    time.Time // when it last opened
-	probing     bool      // the one request a non-closed breaker admits is in flight
-	consecutive int       // consecutive failures
+	probe       uint64    // ticket of the one request a non-closed breaker admits, in flight; 0: none
+	tickets     uint64    // the last probe ticket handed out
+	consecutive int       // consecutive failures (reset by a success that closes the breaker or finds it closed)
 
 	requests, failures, bytes int64
 	lastError                 string
@@ -269,7 +274,7 @@ func (p *Pool) Candidates() []*Mirror {
 		switch {
 		case !m.s.open:
 			closed = append(closed, m)
-		case m.s.probing:
+		case m.s.probe != 0:
 		case !p.cooling(m, now):
 			if halfOpen == nil || m.s.openedAt.Before(halfOpen.s.openedAt) {
 				halfOpen = m
@@ -336,28 +341,40 @@ func (p *Pool) logMean(metric func(*mirrorState) float64) float64 {
 }
 
 // admit counts a request to m, claiming the probe slot when m's breaker is
-// not closed, and reports whether it did. It fails with ErrBreakerOpen when
+// not closed. It returns the request's probe ticket, 0 for a request
+// admitted while the breaker is closed, and fails with ErrBreakerOpen when
 // the slot is taken.
-func (p *Pool) admit(m *Mirror) (probe bool, err error) {
+func (p *Pool) admit(m *Mirror) (ticket uint64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if m.s.open {
-		if m.s.probing {
-			return false, fmt.Errorf("mirror %s: probe in flight: %w", m, ErrBreakerOpen)
+		if m.s.probe != 0 {
+			return 0, fmt.Errorf("mirror %s: probe in flight: %w", m, ErrBreakerOpen)
 		}
-		m.s.probing = true
+		m.s.tickets++
+		m.s.probe = m.s.tickets
 	}
 	m.s.requests++
-	return m.s.probing, nil
+	return m.s.probe, nil
 }
 
-// Success reports that a Get on m delivered its whole body: n bytes in d.
-// It closes m's breaker and updates m's health, except that a transfer of
-// at least 1 MiB slower than Options.MinSpeed is recorded as a failure
-// (ErrSlow).
-func (p *Pool) Success(m *Mirror, n int64, d time.Duration) {
+// isProbe reports whether ticket is m's probe in flight. p.mu must be held.
+func isProbe(m *Mirror, ticket uint64) bool {
+	return ticket != 0 && ticket == m.s.probe
+}
+
+// Success reports that the body of r, a Response from Get, arrived whole:
+// n bytes in d (r.Transferred). It updates the health of r's mirror; when
+// r is the probe, or the breaker is closed, it also resets the consecutive
+// failures and closes the breaker. The success of a request admitted while
+// the breaker was closed leaves a breaker that has opened since as it is.
+// A transfer of at least 1 MiB slower than Options.MinSpeed is recorded as
+// a Failure (ErrSlow) instead.
+func (p *Pool) Success(r *Response, n int64, d time.Duration) {
+	m := r.Mirror
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	probe := isProbe(m, r.probe)
 	m.s.bytes += n
 	secs := max(d.Seconds(), 1e-6)
 	if n < largeTransfer {
@@ -366,13 +383,16 @@ func (p *Pool) Success(m *Mirror, n int64, d time.Duration) {
 		speed := float64(n) / secs
 		m.s.throughput = ewma(m.s.throughput, speed)
 		if speed < float64(p.opts.MinSpeed) { // never when MinSpeed is negative (disabled)
-			p.fail(m, fmt.Errorf("mirror %s: %d bytes in %s (%.0f B/s, minimum %d B/s): %w",
+			p.fail(m, probe, fmt.Errorf("mirror %s: %d bytes in %s (%.0f B/s, minimum %d B/s): %w",
 				m, n, d, speed, p.opts.MinSpeed, ErrSlow))
 			return
 		}
 	}
+	if m.s.open && !probe {
+		return // only the probe settles a breaker that is not closed
+	}
 	m.s.consecutive = 0
-	m.s.open, m.s.probing = false, false
+	m.s.open, m.s.probe = false, 0
 }
 
 func ewma(avg, sample float64) float64 {
@@ -382,28 +402,32 @@ func ewma(avg, sample float64) float64 {
 	return avg + ewmaWeight*(sample-avg)
 }
 
-// Failure reports that a Get on m failed with err, or that its body did
+// Failure reports that the body of r, a Response from Get, failed with err
 // (ErrStalled, a reset, a checksum mismatch that proves the mirror broken).
-// It counts towards m's breaker and re-opens a breaker that is not closed.
-// It records nothing for errors that say nothing against the mirror:
-// ErrNotFound, ErrNotModified, ErrBadPath, ErrBreakerOpen and a
-// *StatusError of a client error (see clientError) are ignored, and
-// context.Canceled (the caller gave up) is treated as Neutral. It logs
-// nothing.
-func (p *Pool) Failure(m *Mirror, err error) {
+// It counts towards the breaker of r's mirror: it opens a closed breaker
+// after Options.BreakerFailures consecutive failures, and re-opens one that
+// is not closed, restarting the cool-down, when r is the probe (a request
+// admitted while the breaker was closed leaves it as it is). Errors that
+// say nothing against the mirror make it a Neutral: ErrNotFound,
+// ErrNotModified, a *StatusError of a client error (see clientError) and
+// context.Canceled (the caller gave up). It logs nothing.
+func (p *Pool) Failure(r *Response, err error) {
+	p.record(r.Mirror, r.probe, err)
+}
+
+// record settles a request to m with probe ticket ticket (0: not a probe)
+// that ended with err, as Failure documents.
+func (p *Pool) record(m *Mirror, ticket uint64, err error) {
 	var se *StatusError
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotModified),
-		errors.Is(err, ErrBadPath), errors.Is(err, ErrBreakerOpen),
-		errors.As(err, &se) && clientError(se.Code):
-		return
-	case errors.Is(err, context.Canceled):
-		p.Neutral(m)
-		return
-	}
+	neutral := errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotModified) ||
+		errors.As(err, &se) && clientError(se.Code) || errors.Is(err, context.Canceled)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.fail(m, err)
+	if neutral {
+		p.neutral(m, ticket)
+		return
+	}
+	p.fail(m, isProbe(m, ticket), err)
 }
 
 // clientError reports whether an upstream status is about the request
@@ -413,27 +437,34 @@ func clientError(code int) bool {
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
 
-// fail records a failure of m. p.mu must be held.
-func (p *Pool) fail(m *Mirror, err error) {
+// fail records a failure of a request to m: the probe's re-opens the
+// breaker for a new cool-down, another request's opens a closed breaker
+// after Options.BreakerFailures consecutive failures. p.mu must be held.
+func (p *Pool) fail(m *Mirror, probe bool, err error) {
 	m.s.failures++
 	m.s.consecutive++
 	m.s.lastError = err.Error()
-	// consecutive only resets on success, so this also re-opens a breaker
-	// that is not closed.
-	if m.s.consecutive >= p.opts.BreakerFailures {
-		m.s.open, m.s.probing = true, false
+	if probe || !m.s.open && m.s.consecutive >= p.opts.BreakerFailures {
+		m.s.open, m.s.probe = true, 0
 		m.s.openedAt = p.opts.Now()
 	}
 }
 
-// Neutral reports that a Get on m that returned a Response ended in a way
-// that says nothing about the mirror's health, for example bytes that are
-// merely older than wanted from a lagging mirror. It only frees m's probe
-// slot; the breaker stays as it is.
-func (p *Pool) Neutral(m *Mirror) {
+// Neutral reports that r, a Response from Get, ended in a way that says
+// nothing about its mirror's health, for example bytes that are merely
+// older than wanted from a lagging mirror. When r is the probe it frees the
+// probe slot; the breaker stays as it is.
+func (p *Pool) Neutral(r *Response) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m.s.probing = false
+	p.neutral(r.Mirror, r.probe)
+}
+
+// neutral settles a request to m that proved nothing. p.mu must be held.
+func (p *Pool) neutral(m *Mirror, ticket uint64) {
+	if isProbe(m, ticket) {
+		m.s.probe = 0
+	}
 }
 
 // MirrorStatus is a snapshot of one mirror's state for stats and the status
@@ -460,7 +491,7 @@ func (p *Pool) Status() []MirrorStatus {
 	for _, m := range p.mirrors {
 		state := "closed"
 		switch {
-		case p.cooling(m, now) && !m.s.probing:
+		case p.cooling(m, now) && m.s.probe == 0:
 			state = "open"
 		case m.s.open:
 			state = "half-open"

@@ -103,6 +103,10 @@ func corpusFilenames(t testing.TB, sub string, n int) []string {
 	return out
 }
 
+// closedRequest returns a Response as Get returns for a request to m
+// admitted while m's breaker is closed, to report made-up outcomes on.
+func closedRequest(m *Mirror) *Response { return &Response{Mirror: m} }
+
 func readAll(t *testing.T, resp *Response) []byte {
 	t.Helper()
 	defer resp.Body.Close()
@@ -197,7 +201,6 @@ func TestRedactedPassword(t *testing.T) {
 		if err == nil {
 			t.Fatal("Get succeeded, want a failure")
 		}
-		p.Failure(m, err)
 		st := p.Status()[0]
 		for _, s := range []string{err.Error(), m.String(), st.URL, st.LastError} {
 			if strings.Contains(s, "s3cret") {
@@ -245,7 +248,6 @@ func TestNotFoundIsNotAFailure(t *testing.T) {
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Get(%q) = %v, want ErrNotFound", rel, err)
 		}
-		p.Failure(m, err) // a caller that reports every error must not hurt the mirror
 	}
 	st := p.Status()[0]
 	if st.State != "closed" || st.ConsecutiveFailures != 0 || st.Failures != 0 || st.Requests != 10 {
@@ -291,7 +293,6 @@ func TestBreakerOpensAndReopens(t *testing.T) {
 				if !tt.check(err) {
 					t.Fatalf("Get = %v, want failure", err)
 				}
-				p.Failure(bad, err)
 			}
 			wantCandidates := func(want ...*Mirror) {
 				t.Helper()
@@ -371,8 +372,9 @@ func TestProbe(t *testing.T) {
 	good := server(t, func(w http.ResponseWriter, r *http.Request) {})
 	p := newPool(t, Options{BreakerFailures: 1, BreakerCooldown: time.Minute, Now: clk.Now}, bad.URL, good.URL)
 	mb, mg := p.Candidates()[0], p.Candidates()[1]
-	_, err := p.Get(context.Background(), mb, "fail", nil)
-	p.Failure(mb, err)
+	if _, err := p.Get(context.Background(), mb, "fail", nil); err == nil {
+		t.Fatal("Get(fail) succeeded, want a 502")
+	}
 	if got := p.Candidates(); !slices.Equal(got, []*Mirror{mg}) {
 		t.Fatalf("Candidates() after failure = %v, want only %v", got, mg)
 	}
@@ -402,7 +404,6 @@ func TestProbe(t *testing.T) {
 				responses <- resp
 			case errors.Is(err, ErrBreakerOpen):
 				refused.Add(1)
-				p.Failure(mb, err) // ignored
 			default:
 				t.Errorf("Get(hold) = %v", err)
 			}
@@ -428,7 +429,7 @@ func TestProbe(t *testing.T) {
 	if n != int64(len(bad.data)) || d != 0 {
 		t.Errorf("Transferred() = %d, %s; want %d, 0 (the clock did not move)", n, d, len(bad.data))
 	}
-	p.Success(mb, n, d)
+	p.Success(resp, n, d)
 	if st := p.Status()[0]; st.State != "closed" || st.ConsecutiveFailures != 0 || st.Bytes != n {
 		t.Fatalf("status after probe success = %+v, want closed", st)
 	}
@@ -444,9 +445,9 @@ func TestAllOpen(t *testing.T) {
 	a, b := newHoldServer(t), newHoldServer(t)
 	p := newPool(t, Options{BreakerFailures: 1, BreakerCooldown: time.Minute, Now: clk.Now}, b.URL, a.URL)
 	mb, ma := p.Candidates()[0], p.Candidates()[1]
-	p.Failure(ma, errors.New("reset"))
+	p.Failure(closedRequest(ma), errors.New("reset"))
 	clk.Advance(10 * time.Second)
-	p.Failure(mb, errors.New("reset"))
+	p.Failure(closedRequest(mb), errors.New("reset"))
 	clk.Advance(10 * time.Second)
 	if got := p.Candidates(); !slices.Equal(got, []*Mirror{ma}) {
 		t.Fatalf("Candidates() with all open = %v, want %v (its cool-down ends first)", got, ma)
@@ -464,7 +465,7 @@ func TestAllOpen(t *testing.T) {
 	a.release <- struct{}{}
 	readAll(t, resp)
 	n, d := resp.Transferred()
-	p.Success(ma, n, d)
+	p.Success(resp, n, d)
 	if got := p.Candidates(); !slices.Equal(got, []*Mirror{ma}) {
 		t.Fatalf("Candidates() after probe success = %v, want %v", got, ma)
 	}
@@ -490,7 +491,7 @@ func TestStall(t *testing.T) {
 	if !bytes.Equal(got, h.data[:4096]) {
 		t.Errorf("read %d bytes before the stall, want the 4096 sent", len(got))
 	}
-	p.Failure(m, err)
+	p.Failure(resp, err)
 	if st := p.Status()[0]; st.Failures != 1 || !strings.Contains(st.LastError, ErrStalled.Error()) {
 		t.Errorf("status after stall = %+v, want one stall failure", st)
 	}
@@ -535,7 +536,7 @@ func TestCallerCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("read after cancel = %v, want context.Canceled", err)
 	}
-	p.Failure(m, err)
+	p.Failure(resp, err)
 	if st := p.Status()[0]; st.Failures != 0 {
 		t.Errorf("status after cancel = %+v, want no failure", st)
 	}
@@ -560,7 +561,7 @@ func TestSlowTransfer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPool(t, Options{BreakerFailures: 1, MinSpeed: tt.minSpeed, Now: newClock().Now}, "http://127.0.0.1:1/")
 			m := p.Candidates()[0]
-			p.Success(m, tt.n, tt.d)
+			p.Success(closedRequest(m), tt.n, tt.d)
 			st := p.Status()[0]
 			if slow := st.Failures == 1 && st.State == "open" && strings.Contains(st.LastError, ErrSlow.Error()); slow != tt.slow {
 				t.Errorf("status = %+v, want slow %v", st, tt.slow)
@@ -605,7 +606,7 @@ func TestOrdering(t *testing.T) {
 			p := newPool(t, Options{Now: newClock().Now}, "http://a/", "http://b/", "http://c/", "http://d/")
 			ms := p.Candidates()
 			for _, s := range tt.reports {
-				p.Success(ms[s.mirror], s.n, s.d)
+				p.Success(closedRequest(ms[s.mirror]), s.n, s.d)
 			}
 			var want []*Mirror
 			for _, i := range tt.want {
@@ -692,7 +693,6 @@ func TestConditional(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Get = %v, want %v", err, tt.want)
 			}
-			p.Failure(m, err)
 		})
 	}
 	if st := p.Status()[0]; st.Failures != 0 || st.State != "closed" {
@@ -772,16 +772,15 @@ func TestConcurrent(t *testing.T) {
 						sent.Add(1)
 					}
 					if err != nil {
-						p.Failure(m, err)
 						continue
 					}
 					if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-						p.Failure(m, err)
+						p.Failure(resp, err)
 					} else if i%3 == 0 {
-						p.Neutral(m)
+						p.Neutral(resp)
 					} else {
 						n, d := resp.Transferred()
-						p.Success(m, n, d)
+						p.Success(resp, n, d)
 					}
 					resp.Body.Close()
 					break
@@ -837,8 +836,8 @@ func BenchmarkCandidates(b *testing.B) {
 	}
 	p := newPool(b, Options{Now: newClock().Now}, bases...)
 	for i, m := range p.Candidates() {
-		p.Success(m, 4<<20, time.Duration(i+1)*time.Second)
-		p.Success(m, 4<<10, time.Duration(8-i)*time.Millisecond)
+		p.Success(closedRequest(m), 4<<20, time.Duration(i+1)*time.Second)
+		p.Success(closedRequest(m), 4<<10, time.Duration(8-i)*time.Millisecond)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -863,7 +862,7 @@ func BenchmarkGet(b *testing.B) {
 		}
 		resp.Body.Close()
 		n, d := resp.Transferred()
-		p.Success(m, n, d)
+		p.Success(resp, n, d)
 	}
 }
 
@@ -900,7 +899,7 @@ func TestStallOnlyWhileReading(t *testing.T) {
 	time.Sleep(10 * idle)
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil {
-		p.Failure(m, err)
+		p.Failure(resp, err)
 		t.Fatalf("read after a pause of the caller = %v, want the rest of the body; mirror status %+v", err, p.Status()[0])
 	}
 	if got := append(head, rest...); !bytes.Equal(got, data) {
@@ -936,12 +935,11 @@ func TestClientErrorIsNotAFailure(t *testing.T) {
 		t.Helper()
 		resp, err := p.Get(context.Background(), m, rel, nil)
 		if err != nil {
-			p.Failure(m, err) // as every caller does
 			return err
 		}
 		readAll(t, resp)
 		n, d := resp.Transferred()
-		p.Success(m, n, d)
+		p.Success(resp, n, d)
 		return nil
 	}
 	for range 3 {
@@ -997,5 +995,106 @@ func TestUnconditionalNotModified(t *testing.T) {
 	}
 	if _, err := p.Get(context.Background(), m, "dists/bookworm/InRelease", &Conditional{ETag: `"a"`}); !errors.Is(err, ErrNotModified) {
 		t.Errorf("conditional Get = %v, want ErrNotModified", err)
+	}
+}
+
+// TestLateOutcomeKeepsProbe checks that only a probe's own outcome settles
+// the half-open state: request A, sent while the breaker was closed, ends
+// (its caller gives up, or it fails, or it succeeds) while probe B is in
+// flight. A's outcome is recorded (a failure counts) but neither frees B's
+// slot for a second probe C nor closes or re-opens the breaker; B's success
+// then closes it.
+func TestLateOutcomeKeepsProbe(t *testing.T) {
+	tests := []struct {
+		name     string
+		relA     string // "hold" stops mid-body until A's caller gives up
+		late     func(p *Pool, a *Response, cancelA context.CancelFunc) error
+		failures int64 // Status().Failures after A's outcome
+	}{
+		{"canceled", "hold", func(p *Pool, a *Response, cancelA context.CancelFunc) error {
+			cancelA()
+			_, err := io.ReadAll(a.Body)
+			if !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("read after cancel = %v, want context.Canceled", err)
+			}
+			p.Failure(a, err)
+			return nil
+		}, 1},
+		{"failed", "hold", func(p *Pool, a *Response, cancelA context.CancelFunc) error {
+			cancelA()
+			p.Failure(a, errors.New("connection reset by peer"))
+			return nil
+		}, 2},
+		{"succeeded", "dists/bookworm/InRelease", func(p *Pool, a *Response, cancelA context.CancelFunc) error {
+			if _, err := io.ReadAll(a.Body); err != nil {
+				return err
+			}
+			n, d := a.Transferred()
+			p.Success(a, n, d)
+			return nil
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			bad := newHoldServer(t)
+			good := server(t, func(w http.ResponseWriter, r *http.Request) {})
+			p := newPool(t, Options{BreakerFailures: 1, BreakerCooldown: time.Minute, Now: clk.Now}, bad.URL, good.URL)
+			mb, mg := p.Candidates()[0], p.Candidates()[1]
+
+			// (1) A is admitted while the breaker is closed.
+			ctxA, cancelA := context.WithCancel(context.Background())
+			defer cancelA()
+			a, err := p.Get(ctxA, mb, tt.relA, nil)
+			if err != nil {
+				t.Fatalf("Get A: %v", err)
+			}
+			defer a.Body.Close()
+			// (2) Another request fails and opens the breaker; the
+			// cool-down passes.
+			if _, err := p.Get(context.Background(), mb, "fail", nil); err == nil {
+				t.Fatal("Get(fail) succeeded, want a 502")
+			}
+			if st := p.Status()[0]; st.State != "open" {
+				t.Fatalf("status after a failure = %+v, want open", st)
+			}
+			clk.Advance(time.Minute)
+			// (3) Probe B is admitted.
+			b, err := p.Get(context.Background(), mb, "dists/bookworm/InRelease", nil)
+			if err != nil {
+				t.Fatalf("probe B: %v", err)
+			}
+			defer b.Body.Close()
+			// (4) A ends late.
+			if err := tt.late(p, a, cancelA); err != nil {
+				t.Fatal(err)
+			}
+			if st := p.Status()[0]; st.State != "half-open" || st.Failures != tt.failures {
+				t.Fatalf("status after A's late outcome = %+v, want half-open with %d failures", st, tt.failures)
+			}
+			// (5) B is still the one probe: C is refused without a request.
+			before := bad.requests.Load()
+			if _, err := p.Get(context.Background(), mb, "dists/bookworm/InRelease", nil); !errors.Is(err, ErrBreakerOpen) {
+				t.Fatalf("Get C during probe B = %v, want ErrBreakerOpen", err)
+			}
+			if n := bad.requests.Load() - before; n != 0 {
+				t.Fatalf("%d requests sent during probe B, want 0", n)
+			}
+			if got := p.Candidates(); !slices.Equal(got, []*Mirror{mg}) {
+				t.Fatalf("Candidates() during probe B = %v, want only %v", got, mg)
+			}
+			// B's own success closes the breaker.
+			if body := readAll(t, b); !bytes.Equal(body, bad.data) {
+				t.Fatalf("probe body: %d bytes, want %d", len(body), len(bad.data))
+			}
+			n, d := b.Transferred()
+			p.Success(b, n, d)
+			if st := p.Status()[0]; st.State != "closed" || st.ConsecutiveFailures != 0 {
+				t.Fatalf("status after probe B's success = %+v, want closed", st)
+			}
+			if got := p.Candidates(); !slices.Equal(got, []*Mirror{mb, mg}) {
+				t.Fatalf("Candidates() after recovery = %v, want both in configured order", got)
+			}
+		})
 	}
 }
