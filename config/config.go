@@ -59,16 +59,17 @@ const (
 
 // Config is the whole configuration of a lazymirror server.
 type Config struct {
-	Path        string        // file it came from ("" for defaults or discovered)
-	Listen      string        // host:port to listen on
-	DataDir     string        // directory for blobs and the index
-	MaxSize     int64         // bytes the store may use; 0 = unlimited
-	MemoryCache int64         // bytes of memory for small blobs served often; 0 = none
-	Eviction    string        // EvictLFUDA or EvictLRU
-	MetadataTTL time.Duration // default metadata TTL for repos
-	AdminToken  string        // bearer token for admin endpoints; "" = loopback only
-	Upstream    Upstream      // how to talk to mirrors
-	Repos       []Repo        // sorted by name
+	Path         string        // file it came from ("" for defaults or discovered)
+	Listen       string        // host:port to listen on
+	DataDir      string        // directory for blobs and the index
+	MaxSize      int64         // bytes the store may use; 0 = unlimited
+	MemoryCache  int64         // bytes of memory for small blobs served often; 0 = none
+	Eviction     string        // EvictLFUDA or EvictLRU
+	MetadataTTL  time.Duration // default metadata TTL for repos
+	AdminToken   string        // bearer token for admin endpoints; "" = loopback only
+	StallTimeout time.Duration // a client that accepts no bytes sent to it for this long is dropped; 0 = never
+	Upstream     Upstream      // how to talk to mirrors
+	Repos        []Repo        // sorted by name
 }
 
 // Upstream tunes the HTTP client that fetches from mirrors.
@@ -93,7 +94,8 @@ type Repo struct {
 
 // Default returns the built-in configuration: no repos, listening on :8080,
 // data under DefaultDataDir, LFUDA eviction, 64 MiB of memory for small
-// blobs, a one-minute metadata TTL.
+// blobs, a one-minute metadata TTL, clients that stall dropped after two
+// minutes.
 func Default() *Config {
 	return &Config{
 		Listen:      ":8080",
@@ -101,6 +103,8 @@ func Default() *Config {
 		Eviction:    EvictLFUDA,
 		MemoryCache: 64 << 20,
 		MetadataTTL: time.Minute,
+		// As long as fasthttp keeps an idle keep-alive connection.
+		StallTimeout: 2 * time.Minute,
 		Upstream: Upstream{
 			ConnectTimeout:  10 * time.Second,
 			HeaderTimeout:   30 * time.Second,
@@ -343,7 +347,7 @@ func (p *parser) size(n *yaml.Node, key string, perSecond bool) (int64, bool) {
 	return v, true
 }
 
-var topKeys = []string{"listen", "data_dir", "max_size", "memory_cache", "eviction", "metadata_ttl", "admin_token", "upstream", "repos"}
+var topKeys = []string{"listen", "data_dir", "max_size", "memory_cache", "eviction", "metadata_ttl", "admin_token", "stall_timeout", "upstream", "repos"}
 
 // top decodes the document's root mapping into c.
 func (p *parser) top(n *yaml.Node, c *Config) {
@@ -387,6 +391,9 @@ func (p *parser) top(n *yaml.Node, c *Config) {
 	}
 	if f, ok := m.get("admin_token"); ok {
 		c.AdminToken, _ = p.str(f.val, "admin_token")
+	}
+	if f, ok := m.get("stall_timeout"); ok {
+		c.StallTimeout, _ = p.duration(f.val, "stall_timeout")
 	}
 	if f, ok := m.get("upstream"); ok {
 		p.upstream(f.val, &c.Upstream)

@@ -59,8 +59,29 @@ func TestParseDefaults(t *testing.T) {
 			t.Fatalf("Parse(%q): %v", in, err)
 		}
 		d := Default()
-		if c.Listen != d.Listen || c.Eviction != d.Eviction || c.Upstream != d.Upstream || c.MetadataTTL != d.MetadataTTL || len(c.Repos) != 0 {
+		if c.Listen != d.Listen || c.Eviction != d.Eviction || c.Upstream != d.Upstream || c.MetadataTTL != d.MetadataTTL || c.StallTimeout != d.StallTimeout || len(c.Repos) != 0 {
 			t.Errorf("Parse(%q) = %+v, want defaults %+v", in, c, d)
+		}
+	}
+}
+
+// TestStallTimeout: clients that stall are dropped after two minutes unless
+// the config says otherwise; 0 keeps them.
+func TestStallTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", 2 * time.Minute},
+		{"stall_timeout: 90s\n", 90 * time.Second},
+		{"stall_timeout: 0s\n", 0},
+	} {
+		c, err := Parse("x.yaml", []byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.yaml, err)
+		}
+		if c.StallTimeout != tt.want {
+			t.Errorf("Parse(%q): stall_timeout %v, want %v", tt.yaml, c.StallTimeout, tt.want)
 		}
 	}
 }
@@ -112,6 +133,7 @@ func TestParseErrors(t *testing.T) {
 		{"suites on rpm", "repos:\n  f: {type: rpm, mirrors: [http://a/], suites: [f40]}\n", "x.yaml:2:40: repo f: suites on an rpm repo", "only deb repos"},
 		{"bad duration", "metadata_ttl: 5 minutes\n", `x.yaml:1:15: metadata_ttl: bad duration the string "5 minutes"`, "90s, 5m"},
 		{"duration without unit", "upstream:\n  idle_timeout: 60\n", "x.yaml:2:17: idle_timeout: bad duration the number 60", "90s"},
+		{"bad stall_timeout", "stall_timeout: -1m\n", `x.yaml:1:16: stall_timeout: bad duration the string "-1m"`, "Go duration"},
 		{"repo bad duration", "repos:\n  d: {" + repoOK + ", metadata_ttl: -1s}\n", `x.yaml:2:74: metadata_ttl: bad duration the string "-1s"`, "Go duration"},
 		{"bad size", "max_size: 50 gigs\n", `x.yaml:1:11: max_size: bad size the string "50 gigs"`, "50GiB"},
 		{"bad min_speed", "upstream: {min_speed: fast}\n", `x.yaml:1:23: min_speed: bad size the string "fast"`, "500MB"},

@@ -31,6 +31,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -90,7 +91,7 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 
 // HTTPServer returns the HTTP/1.1 server (fasthttp) for the handler.
 func (s *Server) HTTPServer() *fasthttp.Server {
-	return &fasthttp.Server{
+	srv := &fasthttp.Server{
 		Handler: s.Handle,
 		Name:    "lazymirror",
 		// Room for dnf's multi-range requests (up to 256 ranges in one
@@ -107,6 +108,24 @@ func (s *Server) HTTPServer() *fasthttp.Server {
 		// memory however many clients hold connections; no cost measured).
 		ReduceMemoryUsage: true,
 	}
+	// No WriteTimeout: it would bound a whole response, and a slow link
+	// may rightly take an hour over an ISO. A client that stops reading
+	// (a hung VM, a stopped process) is dropped by the kernel instead,
+	// once it accepts no byte for StallTimeout; the blocked write then
+	// fails and the response lets go of its blob and fd. Set once per
+	// connection, as it is accepted: a hit pays nothing for it.
+	if d := s.cfg.StallTimeout; d > 0 {
+		var warned sync.Once
+		srv.ConnState = func(c net.Conn, state fasthttp.ConnState) {
+			if state != fasthttp.StateNew {
+				return
+			}
+			if err := setStallTimeout(c, d); err != nil {
+				warned.Do(func() { s.log.Warn("stall_timeout not applied: stalled clients keep their connections", "err", err) })
+			}
+		}
+	}
+	return srv
 }
 
 // Handle serves one request: lazymirror's own paths, then repos.
