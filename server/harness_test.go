@@ -37,6 +37,9 @@ type harness struct {
 	base    string // "http://127.0.0.1:N"
 	handler *server.Server
 	dir     string
+	// wrapLog, when set, wraps the log handler lazymirror logs to (a test
+	// watching for a record).
+	wrapLog func(slog.Handler) slog.Handler
 }
 
 // newHarness starts lazymirror with a YAML configuration (the real parser).
@@ -61,7 +64,11 @@ func (h *harness) start() {
 	if h.idx, err = index.Open(filepath.Join(h.dir, "index.db"), index.Options{Timeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var lh slog.Handler = slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if h.wrapLog != nil {
+		lh = h.wrapLog(lh)
+	}
+	log := slog.New(lh)
 	h.cache, err = cache.New(context.Background(), cache.Options{Store: h.store, Index: h.idx, Config: h.cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +127,17 @@ func (h *harness) get(url string, hdr map[string]string) (int, []byte, http.Head
 		h.t.Fatalf("GET %s: body: %v", url, err)
 	}
 	return resp.StatusCode, body, resp.Header
+}
+
+// getOK is get for a request that must succeed: any status but 200 fails
+// the test. It returns the body.
+func (h *harness) getOK(url string, hdr map[string]string) []byte {
+	h.t.Helper()
+	code, body, _ := h.get(url, hdr)
+	if code != http.StatusOK {
+		h.t.Fatalf("GET %s: status %d", url, code)
+	}
+	return body
 }
 
 // blobs returns the digests in the store.

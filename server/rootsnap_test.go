@@ -147,15 +147,7 @@ func TestRPMSignatureOfAnotherRoot(t *testing.T) {
 	base := h.URL("fedora") + "/" + tr.osRoot + "/repodata/"
 	pair := func() (xml, asc []byte) {
 		t.Helper()
-		code, xml, _ := h.get(base+"repomd.xml", map[string]string{"Cache-Control": "no-cache"})
-		if code != http.StatusOK {
-			t.Fatalf("repomd.xml: status %d", code)
-		}
-		code, asc, _ = h.get(base+"repomd.xml.asc", nil)
-		if code != http.StatusOK {
-			t.Fatalf("repomd.xml.asc: status %d", code)
-		}
-		return xml, asc
+		return h.getOK(base+"repomd.xml", map[string]string{"Cache-Control": "no-cache"}), h.getOK(base+"repomd.xml.asc", nil)
 	}
 	read := func(dir, name string) []byte {
 		t.Helper()
@@ -201,19 +193,8 @@ func TestDebSignatureOfAnotherRoot(t *testing.T) {
 	base := h.URL("debian") + "/dists/stable/"
 	pair := func() (rel, gpg []byte) {
 		t.Helper()
-		code, _, _ := h.get(base+"InRelease", map[string]string{"Cache-Control": "no-cache"})
-		if code != http.StatusOK {
-			t.Fatalf("InRelease: status %d", code)
-		}
-		code, rel, _ = h.get(base+"Release", nil)
-		if code != http.StatusOK {
-			t.Fatalf("Release: status %d", code)
-		}
-		code, gpg, _ = h.get(base+"Release.gpg", nil)
-		if code != http.StatusOK {
-			t.Fatalf("Release.gpg: status %d", code)
-		}
-		return rel, gpg
+		h.getOK(base+"InRelease", map[string]string{"Cache-Control": "no-cache"})
+		return h.getOK(base+"Release", nil), h.getOK(base+"Release.gpg", nil)
 	}
 	rel1, gpg1 := pair()
 	v2 := t.TempDir()

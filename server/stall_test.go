@@ -11,17 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"lazymirror/cache"
 	"lazymirror/config"
-	"lazymirror/index"
-	"lazymirror/server"
-	"lazymirror/store"
 )
 
 // TestStalledClientDropped: a client that asks for a large file and then
@@ -197,24 +192,7 @@ func newWatchedHarness(t *testing.T, yaml string) (*harness, <-chan brokenOff) {
 		t.Fatalf("config: %v", err)
 	}
 	broken := make(chan brokenOff, 16)
-	h := &harness{t: t, cfg: cfg, dir: t.TempDir()}
-	if h.store, err = store.Open(h.dir); err != nil {
-		t.Fatal(err)
-	}
-	if h.idx, err = index.Open(filepath.Join(h.dir, "index.db"), index.Options{Timeout: time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(watchLog{slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}), broken})
-	if h.cache, err = cache.New(context.Background(), cache.Options{Store: h.store, Index: h.idx, Config: h.cfg, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
-	h.handler = server.New(h.cache, h.cfg, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.srv, h.base = h.handler.HTTPServer(), "http://"+ln.Addr().String()
-	go h.srv.Serve(ln)
-	t.Cleanup(h.stop)
+	h := &harness{t: t, cfg: cfg, dir: t.TempDir(), wrapLog: func(lh slog.Handler) slog.Handler { return watchLog{lh, broken} }}
+	h.start()
 	return h, broken
 }
