@@ -141,7 +141,7 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 			probe:         ticket,
 		}, nil
 	case code == http.StatusNotFound, code == http.StatusGone, code == http.StatusNotModified && conditional:
-		resp.Body.Close()
+		p.drain(resp, cancel)
 		cancel(nil)
 		// The mirror answered: neither proof of health nor failure.
 		if code == http.StatusNotModified {
@@ -152,12 +152,29 @@ func (p *Pool) Get(ctx context.Context, m *Mirror, rel string, cond *Conditional
 		p.record(m, ticket, err)
 		return nil, err
 	default:
-		resp.Body.Close()
+		p.drain(resp, cancel)
 		cancel(nil)
 		err := &StatusError{Code: code, URL: u.Redacted()}
 		p.record(m, ticket, err) // a failure unless about the request (clientError)
 		return nil, err
 	}
+}
+
+// maxDrain is the largest answer body (a 404 page, say) drain reads.
+const maxDrain = 64 << 10
+
+// drain reads the rest of a small answer's body before closing it, so that
+// its connection is kept for the next request to the mirror instead of
+// dropped (a revalidation that meets a 404 would otherwise dial again). A
+// body of unknown or larger size is just closed; one that stalls for the
+// idle timeout is cut.
+func (p *Pool) drain(resp *http.Response, cancel context.CancelCauseFunc) {
+	if resp.ContentLength >= 0 && resp.ContentLength <= maxDrain {
+		t := time.AfterFunc(p.opts.IdleTimeout, func() { cancel(ErrStalled) })
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		t.Stop()
+	}
+	resp.Body.Close()
 }
 
 // validRel reports whether rel is a clean relative path: what fs.ValidPath

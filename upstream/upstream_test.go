@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -1096,5 +1097,36 @@ func TestLateOutcomeKeepsProbe(t *testing.T) {
 				t.Fatalf("Candidates() after recovery = %v, want both in configured order", got)
 			}
 		})
+	}
+}
+
+// TestAnswerKeepsConnection: answers with a small body (a 404 page, a 403)
+// leave their connection to the mirror open for the next request.
+func TestAnswerKeepsConnection(t *testing.T) {
+	var conns atomic.Int64
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/forbidden" {
+			http.Error(w, strings.Repeat("forbidden ", 100), http.StatusForbidden)
+			return
+		}
+		http.Error(w, strings.Repeat("not found ", 100), http.StatusNotFound)
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	p := newPool(t, Options{}, s.URL)
+	m := p.Candidates()[0]
+	for i := range 6 {
+		rel := []string{"missing", "forbidden"}[i%2]
+		if _, err := p.Get(context.Background(), m, rel, nil); err == nil {
+			t.Fatalf("Get(%q) succeeded", rel)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("6 requests took %d connections, want 1", n)
 	}
 }
