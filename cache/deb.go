@@ -22,8 +22,9 @@ import (
 // fetchDebRoot fetches dists/<suite>/InRelease (or, where a mirror has none,
 // Release + Release.gpg) from one mirror and, when it is new, makes it the
 // current snapshot: root files stored as blobs, every index file it lists
-// (and its by-hash paths) entered in the index, then the switch.
-func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, error) {
+// (and its by-hash paths) entered in the index, then the switch. A root
+// past its Valid-Until is errExpired, unless expiredOK.
+func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror, expiredOK bool) (*index.Snapshot, error) {
 	key := st.key
 	cond := validators(cur, m)
 	inPath, relPath, gpgPath := key+"/InRelease", key+"/Release", key+"/Release.gpg"
@@ -42,6 +43,9 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 		err = fmt.Errorf("%s: %w", first, err)
 		rs.pool.Failure(resp, err) // a mirror serving a root that does not parse is broken
 		return nil, err
+	}
+	if !expiredOK && rel.Expired(c.now()) {
+		return nil, fmt.Errorf("%s valid until %s: %w", first, rel.ValidUntil, errExpired)
 	}
 	if err := checkNewer(cur, first, body, rel.Date); errors.Is(err, upstream.ErrNotModified) {
 		return c.touch(st, cur, m, resp)

@@ -22,6 +22,10 @@ import (
 // errStale marks a root older than the current snapshot (a lagging mirror).
 var errStale = errors.New("root is older than the current snapshot")
 
+// errExpired marks a root past its Valid-Until, which apt refuses: another
+// mirror's is preferred (a mirror that stopped syncing serves one).
+var errExpired = errors.New("root is past its Valid-Until")
+
 const (
 	// maxRootSize bounds a root file read into memory (bookworm's InRelease is 151 kB).
 	maxRootSize = 64 << 20
@@ -265,10 +269,25 @@ func (c *Cache) fresh(rs *repoState, snap *index.Snapshot, revalidate bool) bool
 }
 
 // refresh asks each candidate mirror for the root until one answers with a
-// root at least as new as the current one.
+// root at least as new as the current one, and not expired if any mirror
+// has one that is not.
 func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot) (*index.Snapshot, error) {
+	snap, err := c.refreshFrom(ctx, rs, st, cur, false)
+	if errors.Is(err, errExpired) && ctx.Err() == nil {
+		// Every root the mirrors have is expired (an archive of old
+		// releases, whose clients set Check-Valid-Until false): the first
+		// of them is better than none.
+		return c.refreshFrom(ctx, rs, st, cur, true)
+	}
+	return snap, err
+}
+
+// refreshFrom is one pass of refresh over the mirrors. Unless expiredOK, a
+// root past its Valid-Until is passed over for the next mirror's, and when
+// no mirror had a better one the error wraps errExpired.
+func (c *Cache) refreshFrom(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, expiredOK bool) (*index.Snapshot, error) {
 	var errs []error
-	notFound, stale := 0, 0
+	notFound, stale, expired := 0, 0, 0
 	mirrors := rs.pool.Candidates()
 	for _, m := range mirrors {
 		var (
@@ -276,7 +295,7 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 			err  error
 		)
 		if rs.cfg.Type == config.Deb {
-			snap, err = c.fetchDebRoot(ctx, rs, st, cur, m)
+			snap, err = c.fetchDebRoot(ctx, rs, st, cur, m, expiredOK)
 		} else {
 			snap, err = c.fetchRPMRoot(ctx, rs, st, cur, m)
 		}
@@ -289,6 +308,8 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 			notFound++
 		case errors.Is(err, errStale):
 			stale++
+		case errors.Is(err, errExpired):
+			expired++
 		case ctx.Err() == nil:
 			c.log.Warn("metadata fetch failed", "repo", rs.cfg.Name, "mirror", m.String(), "root", st.key, "err", err)
 		}
@@ -296,6 +317,10 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	if expired > 0 {
+		c.log.Info("mirrors serve a root past its Valid-Until", "repo", rs.cfg.Name, "root", st.key, "mirrors", expired)
+		return nil, fmt.Errorf("root %q: %w", st.key, errors.Join(errs...))
 	}
 	if cur != nil && stale > 0 {
 		return c.touch(st, cur, nil, nil) // every answer was older: keep what we have

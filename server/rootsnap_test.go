@@ -238,3 +238,38 @@ func TestFutureDatedRootDoesNotPin(t *testing.T) {
 	publish(time.Now().Add(48*time.Hour), 2)
 	publish(time.Now(), 3)
 }
+
+// TestExpiredRootFromLaggingMirror: the first mirror stopped syncing, and
+// its InRelease is past its Valid-Until (apt refuses it: "is expired"); the
+// second has a current one, which clients must be given. When every mirror
+// has only an expired root (an archive of old releases), it is served
+// rather than nothing.
+func TestExpiredRootFromLaggingMirror(t *testing.T) {
+	arc := newAptArchive(t)
+	build := func(date time.Time) string {
+		dir := t.TempDir()
+		fixture.AptRepo(t, dir, arc.key, "amd64", fixture.Suite{Name: "stable", Date: date, ValidFor: 7 * 24 * time.Hour, Debs: arc.stable[:2]})
+		return dir
+	}
+	expired, current := build(time.Now().Add(-10*24*time.Hour)), build(time.Now().Add(-time.Hour))
+	inRelease := func(dir string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "dists/stable/InRelease"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	arc.a.SetRoot(expired)
+	arc.b.SetRoot(current)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+", "+arc.b.URL()+"]}"))
+	if got := h.getOK(h.URL("debian")+"/dists/stable/InRelease", nil); !bytes.Equal(got, inRelease(current)) {
+		t.Errorf("served the expired InRelease (from the first mirror: %t); want the second mirror's current one", bytes.Equal(got, inRelease(expired)))
+	}
+
+	arc.b.SetRoot(expired)
+	h2 := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+", "+arc.b.URL()+"]}"))
+	if got := h2.getOK(h2.URL("debian")+"/dists/stable/InRelease", nil); !bytes.Equal(got, inRelease(expired)) {
+		t.Error("with only expired roots upstream, InRelease is not the expired one")
+	}
+}
