@@ -75,7 +75,8 @@ type candidate struct {
 // files, checks that each is a whole package (see the package doc), and
 // stores each in st with an index.Blob record in idx (plus sha1 and sha512
 // aliases for rpms), so that a later request for a path whose checksum
-// matches is a hit. A file whose bytes the store already has counts as
+// matches is a hit. A file whose bytes the store already has (re-read to
+// check them: a damaged stored copy is quarantined and replaced) counts as
 // present; importing the same files twice changes nothing. Files that are
 // not whole packages, are not regular files, or cannot be read are skipped
 // and listed with their reason. Import stops at the first store or index
@@ -110,9 +111,13 @@ func Import(ctx context.Context, st *store.Store, idx *index.DB, paths []string,
 // findPackages walks paths and returns the package files in them; it
 // counts other files in rep.Ignored and lists unreadable ones and
 // non-regular package files (symbolic links: import their targets) in
-// rep.Skipped.
+// rep.Skipped. A file reached through several of paths (a directory and its
+// subdirectory, a symbolic link to a directory) is listed once.
 func findPackages(ctx context.Context, paths []string, rep *ImportReport) ([]candidate, error) {
 	var files []candidate
+	// Roots are resolved, so every walked path is the file's own; seen
+	// holds those walked, both files and directories.
+	seen := make(map[string]bool)
 	for _, root := range paths {
 		// A root given as a symbolic link (a common way to name a
 		// directory) is followed; links inside it are not.
@@ -131,6 +136,13 @@ func findPackages(ctx context.Context, paths []string, rep *ImportReport) ([]can
 				}
 				return err
 			}
+			if seen[path] {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			seen[path] = true
 			if d.IsDir() {
 				return nil
 			}
@@ -184,14 +196,16 @@ func (im *importer) file(c candidate) error {
 		im.skip(c, size, err)
 		return nil
 	}
-	if _, err := im.st.Stat(d); err == nil {
+	present, err := im.present(d, size)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", c.path, err)
+	}
+	if present {
 		if err := im.record(d, size, aliases); err != nil {
 			return err
 		}
 		im.rep.Present.add(size)
 		return im.remove(c)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("import %s: %w", c.path, err)
 	}
 	got, _, err := im.st.Adopt(im.ctx, c.path, im.opts.Link)
 	if err != nil {
@@ -213,6 +227,34 @@ func (im *importer) file(c candidate) error {
 	}
 	im.rep.Imported.add(size)
 	return im.remove(c)
+}
+
+// present reports whether the store holds blob d, of size bytes, sound. A
+// damaged copy (what verify would find corrupt) does not count: it is moved
+// to the quarantine directory, as verify --repair does, so that the file
+// being imported replaces it (and, with Move, is not removed while the
+// store lacks its bytes).
+func (im *importer) present(d checksum.Digest, size int64) (bool, error) {
+	f, err := im.st.Open(d)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	h := checksum.SHA256.New()
+	n, err := hashFile(im.ctx, f, im.buf, &meter{}, h)
+	f.Close()
+	if cerr := im.ctx.Err(); cerr != nil {
+		return false, cerr
+	}
+	if err == nil && n == size && checksum.Digest(h.Sum(nil)) == d {
+		return true, nil
+	}
+	if _, err := im.st.Quarantine(d, filepath.Join(im.st.Root(), "quarantine")); err != nil {
+		return false, err
+	}
+	return false, nil
 }
 
 // read checks that c is a whole package and hashes it, returning its

@@ -21,8 +21,8 @@
 // Import writes data before pointers: the store makes the blob durable
 // (store.Adopt), then the index records it, and only then, with Move, is the
 // source removed. A crash loses at most an index record of a blob that is
-// already stored (the next import of the same file adds it; the cache adds it
-// on the next hit-or-fetch) and never loses a source file whose bytes are not
+// already stored (the next import of the same file adds it, as does
+// Verify's repair) and never loses a source file whose bytes are not
 // durable in the store.
 //
 // Verify's repair renames a corrupt blob into a quarantine directory on the

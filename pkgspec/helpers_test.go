@@ -52,8 +52,9 @@ func evr(p repomd.Package) string {
 	return v
 }
 
-// nevra formats p as rpm -qa prints it: name-version-release.arch, with
-// the epoch before the version when it is not 0.
+// nevra formats p as rpm -qa --qf '%{nevra}' prints it:
+// name-version-release.arch, with the epoch before the version when it is
+// not 0. (Plain rpm -qa prints no epoch: %{nvr}%{archsuffix}.)
 func nevra(p repomd.Package) string { return p.Name + "-" + evr(p) + "." + p.Arch }
 
 // rpmCandidates indexes packages by name.

@@ -1,6 +1,9 @@
 package pkgspec
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Candidate is one package of a repository's metadata that a Spec may name.
 type Candidate struct {
@@ -25,7 +28,9 @@ type Match struct {
 // spec without one, any of arches (every architecture when arches is empty),
 // and, when the spec gives a Version, when that version compares equal to the
 // candidate's (Kind.Compare: "0:1.0-1" equals "1.0-1", and an rpm version
-// without a release matches every release). Of the qualifying candidates the
+// without a release matches every release). An rpm version without an epoch
+// matches every epoch, as in dnf: rpm -qa prints no epoch
+// ("openssl-libs-3.0.7-1.fc38.x86_64" is epoch 1). Of the qualifying candidates the
 // newest version wins; among equal versions the architecture earlier in arches
 // wins, then the candidate listed first. Candidates whose version is invalid
 // for kind are ignored; a spec whose version is invalid, or any spec when
@@ -44,6 +49,9 @@ func Resolve(kind Kind, specs []Spec, arches []string, candidates func(name stri
 // pick returns the candidate Resolve picks for s among cs.
 func (k Kind) pick(s Spec, arches []string, cs []Candidate) (Candidate, bool) {
 	var want ver
+	// rpm -qa lines carry no epoch (%{nvr}%{archsuffix}): one not given
+	// is unknown, not 0.
+	anyEpoch := k == RPM && s.Version != "" && !strings.Contains(s.Version, ":")
 	if s.Version != "" {
 		var err error
 		if want, err = k.parse(s.Version); err != nil {
@@ -62,7 +70,13 @@ func (k Kind) pick(s Spec, arches []string, cs []Candidate) (Candidate, bool) {
 			continue
 		}
 		v, err := k.parse(c.Version)
-		if err != nil || s.Version != "" && k.order(v, want) != 0 {
+		if err != nil {
+			continue
+		}
+		if anyEpoch {
+			want.epoch = v.epoch
+		}
+		if s.Version != "" && k.order(v, want) != 0 {
 			continue
 		}
 		if ok {

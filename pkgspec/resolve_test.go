@@ -50,7 +50,11 @@ func TestResolve(t *testing.T) {
 		{"rpm epoch", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}, {Version: "2.0-1", Arch: "x86_64", Path: "e0"}}, Spec{}, rpmX86, "e1"},
 		{"rpm release", RPM, []Candidate{{Version: "1.0-1.el9_1", Arch: "x86_64", Path: "u1"}, {Version: "1.0-1.el9", Arch: "x86_64", Path: "ga"}}, Spec{}, rpmX86, "u1"},
 		{"rpm exact", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}, {Version: "2.0-1", Arch: "x86_64", Path: "e0"}}, Spec{Version: "0:2.0-1"}, rpmX86, "e0"},
-		{"rpm exact needs the epoch", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}}, Spec{Version: "1.0-1"}, rpmX86, ""},
+		// rpm -qa prints no epoch: a version without one matches any (as dnf does).
+		{"rpm exact without epoch matches any epoch", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}}, Spec{Version: "1.0-1"}, rpmX86, "e1"},
+		{"rpm exact without epoch, newest epoch", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}, {Version: "2:1.0-1", Arch: "x86_64", Path: "e2"}, {Version: "1.0-1", Arch: "x86_64", Path: "e0"}}, Spec{Version: "1.0-1"}, rpmX86, "e2"},
+		{"rpm exact epoch 0 is epoch 0", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}}, Spec{Version: "0:1.0-1"}, rpmX86, ""},
+		{"rpm exact epoch must match", RPM, []Candidate{{Version: "1:1.0-1", Arch: "x86_64", Path: "e1"}}, Spec{Version: "2:1.0-1"}, rpmX86, ""},
 		{"rpm version without release", RPM, []Candidate{{Version: "5.2.15-1.el9", Arch: "x86_64", Path: "1"}, {Version: "5.2.15-3.el9", Arch: "x86_64", Path: "3"}, {Version: "5.2.16-1.el9", Arch: "x86_64", Path: "new"}}, Spec{Version: "5.2.15"}, rpmX86, "3"},
 		{"rpm other arch excluded", RPM, []Candidate{{Version: "2.34-100.el9", Arch: "i686", Path: "i686"}, {Version: "2.34-99.el9", Arch: "x86_64", Path: "x86_64"}}, Spec{}, rpmX86, "x86_64"},
 		{"rpm spec arch", RPM, []Candidate{{Version: "2.34-100.el9", Arch: "i686", Path: "i686"}, {Version: "2.34-99.el9", Arch: "x86_64", Path: "x86_64"}}, Spec{Arch: "i686"}, rpmX86, "i686"},

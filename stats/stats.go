@@ -114,7 +114,8 @@ func Compute(idx *index.DB, repos []string, live map[string][]upstream.MirrorSta
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Generated: now.UTC()}
+	// Empty lists, not nil: JSON [] rather than null, the same shape as a full report.
+	r := &Report{Generated: now.UTC(), TopShared: []Shared{}, Repos: []Repo{}}
 	sizes := make(map[checksum.Digest]int64)
 	err = idx.Blobs(func(d checksum.Digest, b index.Blob) error {
 		sizes[d] = b.Size
@@ -329,6 +330,12 @@ func Load(idx *index.DB) (*Report, error) {
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("load stats: %w", err)
+	}
+	if r.TopShared == nil { // JSON null: saved by an older version
+		r.TopShared = []Shared{}
+	}
+	if r.Repos == nil {
+		r.Repos = []Repo{}
 	}
 	return &r, nil
 }

@@ -128,6 +128,11 @@ func runPrefetch(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	if *asJSON {
+		// The same shape whatever happened: empty lists, not null.
+		res.Fetched = nonNil(res.Fetched)
+		res.Cached = nonNil(res.Cached)
+		res.NotFound = nonNil(res.NotFound)
+		res.Failed = nonNil(res.Failed)
 		if jerr := writeJSON(stdout, res); jerr != nil {
 			return jerr
 		}
@@ -141,6 +146,14 @@ func runPrefetch(ctx context.Context, args []string, getenv func(string) string,
 		return errIncomplete
 	}
 	return nil
+}
+
+// nonNil returns s, or an empty slice for nil (JSON [] rather than null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // prefetchLocal runs the prefetch through a cache on the data directory.
