@@ -20,6 +20,10 @@ type Mapped struct {
 	URL  string // normalised (see ParseMirror), variables substituted
 	Repo string // the repo that serves it
 	Path string // the rest of URL below the repo's mirror: "" or ending in "/"
+	// Template is a dnf baseurl as clients should write it: dnf's own
+	// variables ($releasever, $basearch...) kept, the others substituted;
+	// "" when it holds none.
+	Template string
 }
 
 // AptSource is one enabled "deb" entry of apt's sources: a line of a .list
@@ -197,8 +201,9 @@ func parseParagraphs(file string, data []byte) ([]stanza, []string) {
 }
 
 // parseDeb822 parses apt's deb822 .sources format. A stanza with
-// "Enabled: no" or without the "deb" type is ignored; one without URIs or
-// Suites, or with URIs lazymirror cannot fetch, is skipped with a note.
+// "Enabled: no" (or another false apt boolean) or without the "deb" type is
+// ignored; one without URIs or Suites, or with URIs lazymirror cannot fetch,
+// is skipped with a note.
 // Signed-By may hold an inline key over several continuation lines; it is
 // kept whole in Options.
 func parseDeb822(file string, data []byte) ([]AptSource, []string) {
@@ -220,7 +225,7 @@ func parseDeb822(file string, data []byte) ([]AptSource, []string) {
 			case "components":
 				s.Components = strings.Fields(f.Value)
 			case "enabled":
-				enabled = !strings.EqualFold(strings.TrimSpace(f.Value), "no")
+				enabled = aptBool(f.Value, true)
 			default:
 				s.Options = append(s.Options, f)
 			}
@@ -249,6 +254,19 @@ func parseDeb822(file string, data []byte) ([]AptSource, []string) {
 		}
 	}
 	return out, notes
+}
+
+// aptBool reads a boolean as apt's StringToBool does: 0 and 1, or
+// no/false/without/off/disable and yes/true/with/on/enable in any case;
+// anything else is def.
+func aptBool(v string, def bool) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "0", "no", "false", "without", "off", "disable":
+		return false
+	case "1", "yes", "true", "with", "on", "enable":
+		return true
+	}
+	return def
 }
 
 func containsFold(list []string, s string) bool {

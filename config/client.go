@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -12,8 +13,10 @@ import (
 // stay one-line (options kept), deb822 stanzas stay deb822 (Signed-By and
 // other fields kept, "Types: deb" only), and each .repo section keeps its
 // keys (name, gpgcheck, gpgkey, repo_gpgcheck, ...) with baseurl rewritten
-// and mirrorlist/metalink dropped. Each block is preceded by a comment
-// naming the file it belongs in. The result is "" when d has no sources.
+// (dnf's own $releasever, $basearch... kept where they stood, so clients of
+// another release or architecture get theirs) and mirrorlist/metalink
+// dropped. Each block is preceded by a comment naming the file it belongs
+// in. The result is "" when d has no sources.
 func ClientLines(d *Discovered, base string) string {
 	base = strings.TrimSuffix(base, "/")
 	var oneLine, deb822, yum strings.Builder
@@ -84,7 +87,7 @@ func ClientLines(d *Discovered, base string) string {
 func clientURLs(base string, ms []Mapped, slash bool) []string {
 	var out []string
 	for _, m := range ms {
-		u := base + "/" + m.Repo + "/" + m.Path
+		u := base + "/" + m.Repo + "/" + m.clientPath()
 		if !slash {
 			u = strings.TrimSuffix(u, "/")
 		}
@@ -93,6 +96,36 @@ func clientURLs(base string, ms []Mapped, slash bool) []string {
 		}
 	}
 	return out
+}
+
+// clientPath returns m.Path as clients should write it: the same trailing
+// segments of m.Template, so dnf's own variables stay where they stood; or
+// m.Path when there is no template or it does not line up. dnf's variables
+// never hold a "/", so the template has as many segments as the URL.
+func (m Mapped) clientPath() string {
+	if m.Template == "" || m.Path == "" {
+		return m.Path
+	}
+	t, err := url.Parse(m.Template)
+	if err != nil {
+		return m.Path
+	}
+	tp := t.Path
+	if !strings.HasSuffix(tp, "/") {
+		tp += "/"
+	}
+	want := strings.Split(m.Path, "/")
+	have := strings.Split(tp, "/")
+	if len(have) < len(want) {
+		return m.Path
+	}
+	have = have[len(have)-len(want):]
+	for i := range want {
+		if !strings.Contains(have[i], "$") && have[i] != want[i] {
+			return m.Path
+		}
+	}
+	return strings.Join(have, "/")
 }
 
 // writeKey writes one .repo key; continuation lines are indented.

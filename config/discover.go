@@ -32,7 +32,8 @@ type Discovered struct {
 //   - dnf: etc/yum.repos.d/*.repo. Variables come from vars, over
 //     etc/dnf/vars/* and etc/yum/vars/*, over the host's defaults:
 //     releasever from etc/os-release VERSION_ID (releasever_major its first
-//     number) and basearch/arch from the running architecture.
+//     number, and releasever too where ID or ID_LIKE names rhel, as dnf's
+//     is there) and basearch/arch from the running architecture.
 //
 // Grouping and naming. Each distinct apt URI (scheme, host and path) is one
 // deb repo whose suites are all the suites listed for it, named after the
@@ -46,9 +47,10 @@ type Discovered struct {
 // mirrors. Other baseurls are grouped by scheme and host; the mirror is the
 // longest directory prefix they share and the name is the id of the first
 // .repo section seen on that host. Where a name is taken by a repo seen
-// earlier (apt before dnf, files in name order, sources.list first), the
-// later repo gets "-<host>" appended (then "-2", "-3"… if still taken). Names are
-// lower-cased, with characters a repo name may not hold replaced by "-".
+// earlier (apt before dnf, files in name order, sources.list first), or is
+// the reserved "metrics", the later repo gets "-<host>" appended (then "-2",
+// "-3"… if still taken). Names are lower-cased, with characters a repo name
+// may not hold replaced by "-".
 //
 // Unreadable files are errors; malformed entries become Notes. When nothing
 // is found the Config has no repos and a Note says how to write one.
@@ -147,8 +149,15 @@ func yumVars(root string, override map[string]string) (map[string]string, error)
 			return nil, err
 		}
 		if v := osReleaseValue(string(data), "VERSION_ID"); v != "" {
-			vars["releasever"] = v
-			vars["releasever_major"], _, _ = strings.Cut(v, ".")
+			major, _, _ := strings.Cut(v, ".")
+			vars["releasever"], vars["releasever_major"] = v, major
+			// RHEL and its rebuilds (VERSION_ID "9.4") provide
+			// system-release(releasever) = 9: dnf's $releasever is the
+			// major version, and EPEL's and Rocky's trees are named by it.
+			like := strings.Fields(osReleaseValue(string(data), "ID") + " " + osReleaseValue(string(data), "ID_LIKE"))
+			if slices.Contains(like, "rhel") {
+				vars["releasever"] = major
+			}
 			break
 		}
 	}
@@ -354,9 +363,10 @@ func distroTree(p string) (name, root string, ok bool) {
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
 
 // nameGroups gives every group a unique valid name: its base name; where
-// an earlier group has that name, "-<host>" appended, then "-2", "-3"….
+// an earlier group has that name (or it is the reserved "metrics"),
+// "-<host>" appended, then "-2", "-3"….
 func nameGroups(groups []*group) {
-	used := map[string]bool{}
+	used := map[string]bool{"metrics": true} // reserved: Parse refuses it too
 	for _, g := range groups {
 		g.base = strings.TrimLeft(invalidNameChars.ReplaceAllString(strings.ToLower(g.base), "-"), "._-")
 		if g.base == "" {
@@ -364,7 +374,7 @@ func nameGroups(groups []*group) {
 		}
 		name := g.base
 		if used[name] {
-			name += "-" + g.mirrors[0].Hostname()
+			name += "-" + invalidNameChars.ReplaceAllString(g.mirrors[0].Hostname(), "-") // "fd00::1" → "fd00-1"
 		}
 		unique := name
 		for n := 2; used[unique]; n++ {

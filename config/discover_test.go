@@ -60,6 +60,10 @@ func TestDiscover(t *testing.T) {
 		}, []string{
 			"skipped repo extras-common (/etc/yum.repos.d/centos-addons.repo:1): only metalink, no baseurl",
 		}},
+		{"rocky-9", []repo{
+			{"epel", RPM, []string{"https://dl.fedoraproject.org/pub/epel/"}, nil},
+			{"rocky", RPM, []string{"http://dl.rockylinux.org/pub/rocky/"}, nil},
+		}, nil},
 		{"empty", nil, []string{"no apt or dnf sources with http(s) URLs found"}},
 	}
 	for _, tc := range tests {
@@ -123,7 +127,7 @@ func checkGolden(t *testing.T, path, got string) {
 // keys, with URLs under the lazymirror.
 func TestClientLinesReparse(t *testing.T) {
 	const base = "http://lazymirror.lan:8080"
-	for _, host := range []string{"debian-bookworm", "debian-deb822", "ubuntu-jammy", "fedora-40", "centos-stream-9"} {
+	for _, host := range []string{"debian-bookworm", "debian-deb822", "ubuntu-jammy", "fedora-40", "centos-stream-9", "rocky-9"} {
 		d, err := Discover(filepath.Join("testdata/hosts", host), testVars)
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +146,11 @@ func TestClientLinesReparse(t *testing.T) {
 		}
 		apt, notes := parseSourcesList("out.list", list)
 		more, notes2 := parseDeb822("out.sources", deb822)
-		yum, notes3 := parseRepoFile("out.repo", repo, testVars)
+		vars, err := yumVars(filepath.Join("testdata/hosts", host), testVars) // for the $releasever printed
+		if err != nil {
+			t.Fatal(err)
+		}
+		yum, notes3 := parseRepoFile("out.repo", repo, vars)
 		if n := slices.Concat(notes, notes2, notes3); len(n) > 0 {
 			t.Errorf("%s: reparsing ClientLines gave notes %q", host, n)
 		}

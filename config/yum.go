@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -103,7 +104,11 @@ func parseRepoFile(file string, data []byte, vars map[string]string) ([]YumSourc
 						skipped = append(skipped, fmt.Sprintf("baseurl %s: %v", expanded, err))
 						continue
 					}
-					s.BaseURLs = append(s.BaseURLs, Mapped{URL: u.String()})
+					m := Mapped{URL: u.String()}
+					if t := expandExcept(raw, vars, clientVars); strings.Contains(t, "$") {
+						m.Template = t
+					}
+					s.BaseURLs = append(s.BaseURLs, m)
 				}
 			case "mirrorlist", "metalink":
 			default:
@@ -148,10 +153,19 @@ var dnfVar = regexp.MustCompile(`\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))`)
 
 // expand substitutes dnf variables ($name and ${name}); unknown ones stay.
 func expand(s string, vars map[string]string) string {
+	return expandExcept(s, vars, nil)
+}
+
+// clientVars are the variables dnf sets itself on every client, from its
+// own release and architecture; ClientLines keeps them in baseurls.
+var clientVars = []string{"releasever", "releasever_major", "releasever_minor", "basearch", "arch"}
+
+// expandExcept is expand, leaving the variables named in keep as written.
+func expandExcept(s string, vars map[string]string, keep []string) string {
 	return dnfVar.ReplaceAllStringFunc(s, func(m string) string {
 		sub := dnfVar.FindStringSubmatch(m)
 		name := sub[1] + sub[2]
-		if v, ok := vars[name]; ok {
+		if v, ok := vars[name]; ok && !slices.Contains(keep, name) {
 			return v
 		}
 		return m
