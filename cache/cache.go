@@ -459,6 +459,7 @@ func (c *Cache) removeBlob(d checksum.Digest) error {
 // of the store (to DATA_DIR/quarantine, as verify --repair does) and
 // forgets its record, so that it is fetched again.
 func (c *Cache) quarantine(d, got checksum.Digest, size int64) {
+	defer c.ev.lockRecord(d)() // against a drop of d counting its bytes off too
 	dst, err := c.store.Quarantine(d, filepath.Join(c.store.Root(), "quarantine"))
 	if err == nil {
 		c.ev.add(-size) // its download will count it again

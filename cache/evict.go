@@ -28,6 +28,12 @@ type evictor struct {
 	running sync.Mutex  // one eviction at a time; others skip
 	stuck   atomic.Bool // the last pass could not get under max
 
+	// records makes "is there a record of d? then add (or drop) it and
+	// count its bytes" one step, per digest: two downloads of the same
+	// bytes under different flight keys, and gc and an eviction that
+	// listed the same record, would otherwise each count it.
+	records [64]sync.Mutex
+
 	mu    sync.Mutex
 	total int64                   // bytes of the blob records
 	inUse map[checksum.Digest]int // blobs open for a client: never evicted
@@ -38,6 +44,13 @@ func (ev *evictor) hold(d checksum.Digest, n int) {
 	ev.mu.Lock()
 	ev.inUse[d] += n
 	ev.mu.Unlock()
+}
+
+// lockRecord locks the record of d against another record or drop of it.
+func (ev *evictor) lockRecord(d checksum.Digest) func() {
+	mu := &ev.records[d[0]%byte(len(ev.records))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 func (ev *evictor) release(d checksum.Digest) {
@@ -62,30 +75,49 @@ func (ev *evictor) removeUnlessUsed(d checksum.Digest, remove func() error) (boo
 	return true, remove()
 }
 
+// evictRecord drops the record of blob d as eviction does (the LFUDA cache
+// age follows it).
+func (c *Cache) evictRecord(d checksum.Digest) error {
+	_, err := c.idx.Evict(d)
+	return err
+}
+
 // blobRecord is a blob and its record, as listed for removal.
 type blobRecord struct {
 	d checksum.Digest
 	b index.Blob
 }
 
-// dropBlob removes blob d, whose record is b, from the index and the store
-// unless a client holds it, and says whether it did. The record goes first,
+// dropBlob removes blob d from the index and the store unless a client
+// holds it, and says whether it did and how many bytes its record counted
+// (none when another drop removed it meanwhile). The record goes first,
 // through unrecord, then the file: a crash between leaves an orphan file
 // (verify finds it), never a record of a missing blob. A blob a client took
 // meanwhile keeps its file, and gets its record back.
-func (c *Cache) dropBlob(d checksum.Digest, b index.Blob, unrecord func(checksum.Digest) error) (bool, error) {
-	if err := unrecord(d); err != nil && !errors.Is(err, index.ErrNotFound) {
-		return false, err
+func (c *Cache) dropBlob(d checksum.Digest, unrecord func(checksum.Digest) error) (removed bool, size int64, err error) {
+	defer c.ev.lockRecord(d)()
+	// gc and an eviction list records before they drop them: when the
+	// other one dropped d meanwhile, it counted the bytes off, and a
+	// record put back now would name a file that is gone.
+	cur, err := c.idx.Blob(d)
+	if errors.Is(err, index.ErrNotFound) {
+		return false, 0, nil
 	}
-	removed, err := c.ev.removeUnlessUsed(d, func() error { return c.removeBlob(d) })
 	if err != nil {
-		return false, fmt.Errorf("remove blob %s: %w", d, err)
+		return false, 0, err
+	}
+	if err := unrecord(d); err != nil && !errors.Is(err, index.ErrNotFound) {
+		return false, 0, err
+	}
+	removed, err = c.ev.removeUnlessUsed(d, func() error { return c.removeBlob(d) })
+	if err != nil {
+		return false, 0, fmt.Errorf("remove blob %s: %w", d, err)
 	}
 	if !removed {
-		return false, c.idx.PutBlob(d, b)
+		return false, 0, c.idx.PutBlob(d, cur)
 	}
-	c.ev.add(-b.Size)
-	return true, nil
+	c.ev.add(-cur.Size)
+	return true, cur.Size, nil
 }
 
 func (ev *evictor) used(d checksum.Digest) bool {
@@ -186,19 +218,16 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 		if c.ev.used(cd.d) {
 			continue
 		}
-		removed, err := c.dropBlob(cd.d, cd.b, func(d checksum.Digest) error {
-			_, err := c.idx.Evict(d)
-			return err
-		})
+		removed, size, err := c.dropBlob(cd.d, c.evictRecord)
 		if err != nil {
 			return rep, fmt.Errorf("evict: %w", err)
 		}
-		if !removed { // a client took it meanwhile
+		if !removed { // a client took it meanwhile, or gc dropped it
 			continue
 		}
-		total -= cd.b.Size
+		total -= size
 		rep.Blobs++
-		rep.Bytes += cd.b.Size
+		rep.Bytes += size
 	}
 	rep.Left = total
 	if rep.Blobs > 0 {

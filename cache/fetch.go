@@ -240,12 +240,8 @@ func extras(spec fetchSpec) []checksum.Sum {
 // already durable when this runs.
 func (c *Cache) record(spec fetchSpec, d checksum.Digest, size int64) error {
 	now := c.now()
-	if _, err := c.idx.Blob(d); errors.Is(err, index.ErrNotFound) {
-		// The request that fetched it is its first use.
-		if err := c.idx.PutBlob(d, index.Blob{Size: size, Stored: now, LastAccess: now, Hits: 1}); err != nil {
-			return err
-		}
-		c.ev.add(size)
+	if err := c.recordBlob(d, index.Blob{Size: size, Stored: now, LastAccess: now, Hits: 1}); err != nil {
+		return err
 	}
 	switch {
 	case spec.other:
@@ -260,6 +256,22 @@ func (c *Cache) record(spec fetchSpec, d checksum.Digest, size int64) error {
 			return c.idx.Put(spec.rs.cfg.Name, spec.rel, e)
 		}
 	}
+	return nil
+}
+
+// recordBlob enters the record b of blob d, and counts its bytes, unless
+// d has a record already (another download of the same bytes, under
+// another flight key, may be recording it at the same time).
+func (c *Cache) recordBlob(d checksum.Digest, b index.Blob) error {
+	defer c.ev.lockRecord(d)()
+	if _, err := c.idx.Blob(d); !errors.Is(err, index.ErrNotFound) {
+		return nil
+	}
+	// The request that fetched it is its first use.
+	if err := c.idx.PutBlob(d, b); err != nil {
+		return err
+	}
+	c.ev.add(b.Size)
 	return nil
 }
 

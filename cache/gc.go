@@ -155,13 +155,13 @@ func (c *Cache) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		}
 		// Whether a client holds it is asked at the removal itself: a
 		// client may have taken it since the listing.
-		removed, err := c.dropBlob(cd.d, cd.b, c.idx.DeleteBlob)
+		removed, size, err := c.dropBlob(cd.d, c.idx.DeleteBlob)
 		if err != nil {
 			return rep, err
 		}
 		if removed {
 			rep.Blobs++
-			rep.Bytes += cd.b.Size
+			rep.Bytes += size
 		}
 	}
 	c.log.Info("gc", "dry_run", opts.DryRun, "snapshots", rep.Snapshots, "entries", rep.Entries, "blobs", rep.Blobs, "bytes", rep.Bytes)
