@@ -39,8 +39,7 @@ func (s fetchSpec) key() string {
 // the request that starts a download is a miss: one that joins a running
 // download costs no upstream transfer, and counts as a hit.
 func (c *Cache) startFlight(spec fetchSpec) *Object {
-	f, leader := c.flights.join(spec.key())
-	f.attach(c.ev.hold)
+	f, leader := c.flights.joinAttached(spec.key(), c.ev.hold)
 	if leader {
 		c.wg.Add(1)
 		go c.run(f, spec)
@@ -185,14 +184,18 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	f.setWriter(w)
 	n, err := copyChunks(w, resp.Body)
 	spec.rs.counters.fetched.Add(n)
+	// The attempt is withdrawn before it is aborted: a client that comes
+	// to follow it in between would get the abort, try again, and could
+	// use up its tries on this attempt instead of following the next.
 	if err == nil && spec.size >= 0 && n != spec.size {
-		w.Abort(err)
+		err = fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch)
 		f.setWriter(nil)
-		return mismatch(fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch))
+		w.Abort(err)
+		return mismatch(err)
 	}
 	if err != nil {
-		w.Abort(err)
 		f.setWriter(nil)
+		w.Abort(err)
 		pool.Failure(resp, err)
 		return checksum.Digest{}, 0, fmt.Errorf("after %d bytes: %w", n, err)
 	}

@@ -131,20 +131,33 @@ type flights struct {
 // join returns the flight for key and whether the caller created it (and so
 // must start it).
 func (fs *flights) join(key string) (*flight, bool) {
+	return fs.joinAttached(key, nil)
+}
+
+// joinAttached is join for a request that reads the flight's blob: the
+// request is attached (see flight.attach) while the flight is still in the
+// set. The flight lets go of its own hold on the blob only after it left
+// the set, so the blob stays held throughout: attached later, a request
+// could find the blob evicted in between.
+func (fs *flights) joinAttached(key string, hold func(checksum.Digest, int)) (*flight, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if f, ok := fs.m[key]; ok {
+	f, ok := fs.m[key]
+	if ok {
 		f.mu.Lock()
 		f.joins++
 		f.mu.Unlock()
-		return f, false
+	} else {
+		if fs.m == nil {
+			fs.m = make(map[string]*flight)
+		}
+		f = newFlight(key)
+		fs.m[key] = f
 	}
-	if fs.m == nil {
-		fs.m = make(map[string]*flight)
+	if hold != nil {
+		f.attach(hold)
 	}
-	f := newFlight(key)
-	fs.m[key] = f
-	return f, true
+	return f, !ok
 }
 
 // remove drops a finished flight, so later requests read the store.
