@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"lazymirror/checksum"
 	"lazymirror/config"
@@ -133,6 +134,13 @@ func (ev *evictor) add(n int64) {
 	ev.mu.Unlock()
 }
 
+// size returns the bytes of the blob records.
+func (ev *evictor) size() int64 {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return ev.total
+}
+
 // over reports whether the store exceeds its limit.
 func (ev *evictor) over() bool {
 	ev.mu.Lock()
@@ -149,12 +157,30 @@ func (c *Cache) initEvictor(cfg *config.Config) error {
 	})
 }
 
-// EvictReport says what an eviction removed.
+// EvictReport says what an eviction removed, or, in a dry run, would.
 type EvictReport struct {
-	Blobs int
-	Bytes int64
+	// DryRun: nothing was removed; Blobs, Bytes, Left and Evicted say what
+	// the run would have done.
+	DryRun bool `json:"dry_run"`
+	// Limit is the size the run brought the store down to (or tried to).
+	Limit int64 `json:"limit"`
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
 	// Left is what the store holds afterwards.
-	Left int64
+	Left int64 `json:"left"`
+	// Evicted lists the blobs removed, in policy order (lowest first).
+	Evicted []EvictedBlob `json:"evicted"`
+}
+
+// EvictedBlob is one blob an eviction removed (or would remove), with the
+// record that ranked it.
+type EvictedBlob struct {
+	Digest     string    `json:"digest"`
+	Size       int64     `json:"size"`
+	Hits       uint64    `json:"hits"`
+	LastAccess time.Time `json:"last_access"`
+	// Priority is the LFUDA key (cache age + hits).
+	Priority float64 `json:"priority"`
 }
 
 // Evict removes blobs, lowest priority first (LFUDA: age + hits; LRU: last
@@ -163,29 +189,53 @@ type EvictReport struct {
 // needs (root files, and any file an index entry marks as metadata). Entries
 // keep pointing at evicted blobs: a later request fetches them again.
 func (c *Cache) Evict(ctx context.Context) (EvictReport, error) {
-	var rep EvictReport
+	limit := int64(float64(c.ev.max) * lowWater)
+	rep := EvictReport{Limit: limit, Evicted: []EvictedBlob{}}
 	if !c.ev.running.TryLock() {
 		return rep, nil // another eviction runs, and checks the size again when done
 	}
 	defer c.ev.running.Unlock()
 	for {
-		r, err := c.evictOnce(ctx)
+		rep.Left = c.ev.size()
+		// Downloads that ended during a pass may have pushed it over again.
+		if !c.ev.over() {
+			return rep, nil
+		}
+		r, err := c.evictOnce(ctx, limit, false)
 		rep.Blobs, rep.Bytes, rep.Left = rep.Blobs+r.Blobs, rep.Bytes+r.Bytes, r.Left
-		// Downloads that ended meanwhile may have pushed it over again.
-		if err != nil || r.Blobs == 0 || !c.ev.over() {
+		rep.Evicted = append(rep.Evicted, r.Evicted...)
+		// Said once, not at every download while it lasts.
+		if stuck := r.Left > c.ev.max && ctx.Err() == nil; stuck != c.ev.stuck.Swap(stuck) && stuck {
+			c.log.Warn("the store stays over max_size: what is left is metadata the current snapshots need and blobs clients are reading; raise max_size", "left", r.Left, "max", c.ev.max)
+		}
+		if err != nil || r.Blobs == 0 {
 			return rep, err
 		}
 	}
 }
 
-// evictOnce is one pass of Evict.
-func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
-	var rep EvictReport
-	c.ev.mu.Lock()
-	total, limit := c.ev.total, int64(float64(c.ev.max)*lowWater)
-	c.ev.mu.Unlock()
+// EvictTo evicts as Evict does, in the same order and sparing the same
+// blobs, down to `to` bytes whatever max_size says (an operator making room
+// now). With dryRun it removes nothing and reports what would go, skipping
+// the blobs clients hold now as the real run would. It waits for a running
+// eviction to end.
+func (c *Cache) EvictTo(ctx context.Context, to int64, dryRun bool) (EvictReport, error) {
+	if to < 0 {
+		return EvictReport{Limit: to, DryRun: dryRun, Evicted: []EvictedBlob{}}, fmt.Errorf("evict to %d bytes: a size is not negative", to)
+	}
+	c.ev.running.Lock()
+	defer c.ev.running.Unlock()
+	return c.evictOnce(ctx, to, dryRun)
+}
+
+// evictOnce is one pass of eviction: it removes blobs in policy order until
+// the store holds no more than limit bytes, or, with dryRun, lists what it
+// would remove and removes nothing. The caller holds c.ev.running.
+func (c *Cache) evictOnce(ctx context.Context, limit int64, dryRun bool) (EvictReport, error) {
+	rep := EvictReport{DryRun: dryRun, Limit: limit, Evicted: []EvictedBlob{}}
+	total := c.ev.size()
 	rep.Left = total
-	if c.ev.max <= 0 || total <= c.ev.max {
+	if total <= limit {
 		return rep, nil
 	}
 	if err := c.idx.FlushAccess(); err != nil { // priorities from every hit so far
@@ -218,45 +268,58 @@ func (c *Cache) evictOnce(ctx context.Context) (EvictReport, error) {
 		if c.ev.used(cd.d) {
 			continue
 		}
-		removed, size, err := c.dropBlob(cd.d, c.evictRecord)
-		if err != nil {
-			return rep, fmt.Errorf("evict: %w", err)
-		}
-		if !removed { // a client took it meanwhile, or gc dropped it
-			continue
+		size := cd.b.Size
+		if !dryRun {
+			var removed bool
+			removed, size, err = c.dropBlob(cd.d, c.evictRecord)
+			if err != nil {
+				return rep, fmt.Errorf("evict: %w", err)
+			}
+			if !removed { // a client took it meanwhile, or gc dropped it
+				continue
+			}
 		}
 		total -= size
 		rep.Blobs++
 		rep.Bytes += size
+		rep.Evicted = append(rep.Evicted, EvictedBlob{Digest: cd.d.String(), Size: size, Hits: cd.b.Hits, LastAccess: cd.b.LastAccess, Priority: cd.b.Priority})
 	}
 	rep.Left = total
-	if rep.Blobs > 0 {
-		c.log.Info("evicted", "blobs", rep.Blobs, "bytes", rep.Bytes, "left", rep.Left, "max", c.ev.max, "policy", c.ev.policy)
-	}
-	// Said once, not at every download while it lasts.
-	if stuck := total > c.ev.max && ctx.Err() == nil; stuck != c.ev.stuck.Swap(stuck) && stuck {
-		c.log.Warn("the store stays over max_size: what is left is metadata the current snapshots need and blobs clients are reading; raise max_size", "left", total, "max", c.ev.max)
+	if rep.Blobs > 0 && !dryRun {
+		c.log.Info("evicted", "blobs", rep.Blobs, "bytes", rep.Bytes, "left", rep.Left, "limit", limit, "max", c.ev.max, "policy", c.ev.policy)
 	}
 	return rep, ctx.Err()
 }
 
 // protected returns the blobs eviction must keep: the files of every
-// snapshot in memory (current and previous), and every blob an entry marks
-// as metadata or root.
+// snapshot in memory (current and previous) and of the two newest the index
+// records for each root (what gc retains; a cache that has not loaded its
+// roots yet, as evict on the data directory, has none in memory), and every
+// blob an entry marks as metadata or root.
 func (c *Cache) protected() (map[checksum.Digest]bool, error) {
 	keep := make(map[checksum.Digest]bool)
-	for _, rs := range c.repos {
+	for name, rs := range c.repos {
+		snaps, err := c.idx.Snapshots(name) // newest first
+		if err != nil {
+			return nil, err
+		}
+		retained := make(map[string]int)
+		snaps = slices.DeleteFunc(snaps, func(s *index.Snapshot) bool {
+			retained[s.Root]++
+			return retained[s.Root] > 2
+		})
 		for _, st := range rs.known() {
-			for _, s := range []*index.Snapshot{st.snap.Load(), st.prev.Load()} {
-				if s == nil {
-					continue
-				}
-				for _, ref := range s.Files {
-					keep[ref.Digest] = true
-				}
+			snaps = append(snaps, st.snap.Load(), st.prev.Load())
+		}
+		for _, s := range snaps {
+			if s == nil {
+				continue
+			}
+			for _, ref := range s.Files {
+				keep[ref.Digest] = true
 			}
 		}
-		err := c.idx.Entries(rs.cfg.Name, func(_ string, e index.Entry) error {
+		err = c.idx.Entries(name, func(_ string, e index.Entry) error {
 			if (e.Kind == index.Metadata || e.Kind == index.Root) && !e.Digest.IsZero() {
 				keep[e.Digest] = true
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lazymirror/cache"
+	"lazymirror/config"
 	"lazymirror/stats"
 )
 
@@ -185,6 +186,35 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(rep); err != nil {
 		s.log.Warn("write gc report", "err", err)
+	}
+}
+
+// evict answers POST /_/evict: it evicts blobs, in the policy's order, until
+// the store holds no more than to (a size: 50GiB, 500MB, bytes), and
+// returns the report as JSON. dry_run lists what would go instead.
+func (s *Server) evict(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query().Get("to")
+	if v == "" {
+		http.Error(w, "to: the size to bring the store down to, such as 50GiB or 500MB", http.StatusBadRequest)
+		return
+	}
+	to, err := config.ParseSize(v)
+	if err != nil {
+		http.Error(w, "to: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	rep, err := s.cache.EvictTo(r.Context(), to, r.URL.Query().Get("dry_run") != "")
+	if err != nil {
+		s.log.Warn("evict", "err", err)
+		http.Error(w, "evict failed", http.StatusInternalServerError)
+		return
+	}
+	if !rep.DryRun {
+		s.changed()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(rep); err != nil {
+		s.log.Warn("write evict report", "err", err)
 	}
 }
 

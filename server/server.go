@@ -73,6 +73,7 @@ func New(c *cache.Cache, cfg *config.Config, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /_/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /_/stats", s.admin(http.HandlerFunc(s.stats)))
 	mux.Handle("POST /_/gc", s.admin(http.HandlerFunc(s.gc)))
+	mux.Handle("POST /_/evict", s.admin(http.HandlerFunc(s.evict)))
 	// Go's profiler, for operators chasing a slow path (admin only).
 	mux.Handle("GET /_/debug/pprof/", s.admin(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /_/debug/pprof/profile", s.admin(http.HandlerFunc(pprof.Profile)))

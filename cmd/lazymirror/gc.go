@@ -47,15 +47,12 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	opts := cache.GCOptions{OlderThan: *olderThan, DryRun: *dryRun}
-	var rep cache.GCReport
-	if *server != "" {
-		rep, err = remoteGC(ctx, *server, opts, getenv("LAZYMIRROR_ADMIN_TOKEN"))
-	} else {
-		rep, err = localGC(ctx, cfg.DataDir, opts, cfg)
-		if errors.Is(err, store.ErrLocked) || errors.Is(err, index.ErrLocked) {
-			rep, err = remoteGC(ctx, "http://"+dialable(cfg.Listen), opts, getenv("LAZYMIRROR_ADMIN_TOKEN"))
-		}
+	q := url.Values{"older_than": {opts.OlderThan.String()}}
+	if opts.DryRun {
+		q.Set("dry_run", "1")
 	}
+	rep, err := onCache(ctx, cfg, *server, getenv("LAZYMIRROR_ADMIN_TOKEN"), "/_/gc", q,
+		func(c *cache.Cache) (cache.GCReport, error) { return c.GC(ctx, opts) })
 	if err != nil {
 		return err
 	}
@@ -73,26 +70,34 @@ func runGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-func localGC(ctx context.Context, dir string, opts cache.GCOptions, cfg *config.Config) (cache.GCReport, error) {
-	st, idx, closeData, err := openData(dir)
+// onCache runs op on the cache of the data directory, or, when serve holds
+// that directory (or server names one), asks the server to: POST path?q,
+// whose JSON answer is op's result.
+func onCache[R any](ctx context.Context, cfg *config.Config, server, token, path string, q url.Values, op func(*cache.Cache) (R, error)) (R, error) {
+	if server == "" {
+		rep, err := onLocalCache(ctx, cfg, op)
+		if !errors.Is(err, store.ErrLocked) && !errors.Is(err, index.ErrLocked) {
+			return rep, err
+		}
+		server = "http://" + dialable(cfg.Listen)
+	}
+	var rep R
+	err := adminCall(ctx, http.MethodPost, strings.TrimSuffix(server, "/")+path+"?"+q.Encode(), token, &rep)
+	return rep, err
+}
+
+// onLocalCache opens the data directory's cache and runs op on it.
+func onLocalCache[R any](ctx context.Context, cfg *config.Config, op func(*cache.Cache) (R, error)) (R, error) {
+	var zero R
+	st, idx, closeData, err := openData(cfg.DataDir)
 	if err != nil {
-		return cache.GCReport{}, err
+		return zero, err
 	}
 	defer closeData()
 	c, err := cache.New(context.WithoutCancel(ctx), cache.Options{Store: st, Index: idx, Config: cfg})
 	if err != nil {
-		return cache.GCReport{}, err
+		return zero, err
 	}
 	defer c.Close(ctx)
-	return c.GC(ctx, opts)
-}
-
-func remoteGC(ctx context.Context, base string, opts cache.GCOptions, token string) (cache.GCReport, error) {
-	q := url.Values{"older_than": {opts.OlderThan.String()}}
-	if opts.DryRun {
-		q.Set("dry_run", "1")
-	}
-	var rep cache.GCReport
-	err := adminCall(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/_/gc?"+q.Encode(), token, &rep)
-	return rep, err
+	return op(c)
 }

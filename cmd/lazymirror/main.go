@@ -39,6 +39,8 @@ Usage:
       Fetch a list of packages (dpkg --get-selections, rpm -qa, names) ahead.
   lazymirror gc [--older-than 24h] [--dry-run]
       Drop superseded snapshots, entries and the blobs only they used.
+  lazymirror evict --to SIZE [--dry-run] [--server URL] [--json]
+      Evict blobs now, in max_size's policy order, until the store fits SIZE.
   lazymirror stats [--config FILE] [--server URL] [--json]
       What the cache saved: hits, bytes, deduplication, per repo and mirror.
   lazymirror import [--data-dir DIR] [--move] PATH...
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runStats(ctx, args[1:], getenv, stdout, stderr)
 	case "gc":
 		return runGC(ctx, args[1:], getenv, stdout, stderr)
+	case "evict":
+		return runEvict(ctx, args[1:], getenv, stdout, stderr)
 	case "prefetch":
 		return runPrefetch(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
