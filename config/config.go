@@ -326,7 +326,7 @@ func (p *parser) duration(n *yaml.Node, key string) (time.Duration, bool) {
 	n = deref(n)
 	d, err := time.ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
-		p.fail(n, "use a Go duration such as 90s, 5m or 1h30m", "%s: bad duration %s", key, kindName(n))
+		p.fail(n, durationFix(n.Value), "%s: bad duration %s", key, kindName(n))
 		return 0, false
 	}
 	return d, true
@@ -341,10 +341,36 @@ func (p *parser) size(n *yaml.Node, key string, perSecond bool) (int64, bool) {
 	}
 	v, err := ParseSize(s)
 	if n.Kind != yaml.ScalarNode || err != nil {
-		p.fail(n, "use a number and a unit such as 500MB, 50GiB or 2TB", "%s: bad size %s", key, kindName(n))
+		p.fail(n, sizeFix(s), "%s: bad size %s", key, kindName(n))
 		return 0, false
 	}
 	return v, true
+}
+
+// durationFix is the fix for a bad duration s: what it likely meant when it
+// counts days (Go durations stop at hours), else the general form.
+func durationFix(s string) string {
+	if n, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
+		if days, err := strconv.ParseFloat(n, 64); err == nil && days >= 0 {
+			return fmt.Sprintf("write %gh: a Go duration counts hours at most (90s, 5m, 1h30m)", days*24)
+		}
+	}
+	return "use a Go duration, not negative, such as 90s, 5m or 1h30m"
+}
+
+// sizeFix is the fix for a bad size s: the two sizes it likely meant when
+// its unit is a bare letter ("200G"), else the general form.
+func sizeFix(s string) string {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i > 0 {
+		num, unit := t[:i], strings.ToUpper(strings.TrimSpace(t[i:]))
+		switch unit = strings.TrimSuffix(unit, "I"); unit {
+		case "K", "M", "G", "T":
+			return fmt.Sprintf("write %s%sB (powers of 1000) or %s%siB (powers of 1024)", num, unit, num, unit)
+		}
+	}
+	return "use a number and a unit such as 500MB, 50GiB or 2TB"
 }
 
 var topKeys = []string{"listen", "data_dir", "max_size", "memory_cache", "eviction", "metadata_ttl", "admin_token", "stall_timeout", "upstream", "repos"}
