@@ -58,13 +58,13 @@ type Corrupt struct {
 }
 
 // Verify re-hashes every blob in st and checks that each index.Blob record
-// in idx has its blob, and each sound blob its record. It reads one blob at a time with a large buffer, so
-// it runs at about the speed of sha256sum with flat memory. With
-// opts.Repair it quarantines corrupt blobs and deletes the index records of
-// corrupt and missing ones (see the package doc for the order), and records
-// orphans. It returns
-// the first store, index or quarantine error, or ctx's error when ctx is
-// done, with the report of what it found until then.
+// in idx has its blob, and each sound blob its record. It reads one blob at
+// a time with a large buffer, so it runs at about the speed of sha256sum
+// with flat memory. With opts.Repair it quarantines corrupt blobs, deletes
+// the index records of corrupt and missing ones (see the package doc for
+// the order), and records orphans. It returns the first store, index or
+// quarantine error, or ctx's error when ctx is done, with the report of
+// what it found until then.
 func Verify(ctx context.Context, st *store.Store, idx *index.DB, opts VerifyOptions) (VerifyReport, error) {
 	var rep VerifyReport
 	if opts.Repair && opts.QuarantineDir == "" {

@@ -15,8 +15,8 @@ const verifyHelp = `Usage: lazymirror verify [flags]
 Re-read every stored blob and check that its bytes still have the sha256 it
 is stored under (disks and people do damage files), that every blob the
 index records is on disk, and that every blob on disk is recorded (a crash
-can leave one unrecorded: eviction and stats then never see it). It reads about as fast as sha256sum, one file at a
-time.
+can leave one unrecorded: eviction and stats then never see it). It reads
+about as fast as sha256sum, one file at a time.
 
 Without --repair it only reports. With --repair, each corrupt blob is moved
 to DATA_DIR/quarantine/ (for a post-mortem; delete it when done) and its
