@@ -80,7 +80,16 @@ type Failure struct {
 // already stored is not downloaded again, so a run interrupted and started
 // again fetches only what is missing.
 func Run(ctx context.Context, g Getter, specs []pkgspec.Spec, opts Options) (*Result, error) {
-	cands, err := Candidates(ctx, g, opts)
+	// A line that names its architecture ("libc6:i386" from a multiarch
+	// host's dpkg --get-selections) is looked up in that architecture's
+	// index, whatever opts.Arches says for lines that name none.
+	copts := opts
+	for _, s := range specs {
+		if s.Arch != "" && len(copts.Arches) > 0 && !slices.Contains(copts.Arches, s.Arch) {
+			copts.Arches = append(slices.Clip(copts.Arches), s.Arch)
+		}
+	}
+	cands, err := Candidates(ctx, g, copts)
 	if err != nil {
 		return nil, err
 	}

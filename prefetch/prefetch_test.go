@@ -135,3 +135,37 @@ func TestPrefetchRPM(t *testing.T) {
 		t.Errorf("not found %v, want baz", res.NotFound)
 	}
 }
+
+// TestForeignArchLines: dpkg --get-selections on a multiarch host names
+// its foreign packages with their architecture (libc6-lm:i386). Such a line
+// is looked up in that architecture's index although the run's
+// architectures (the host's) do not include it.
+func TestForeignArchLines(t *testing.T) {
+	fixture.Require(t, "dpkg-deb", "apt-ftparchive")
+	debs := []fixture.Deb{
+		{Name: "libc6-lm", Version: "2.36-9", Arch: "amd64", Size: 10 << 10},
+		{Name: "libc6-lm", Version: "2.36-9", Arch: "i386", Size: 10 << 10},
+		{Name: "tool-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10},
+	}
+	arc := t.TempDir()
+	fixture.AptRepo(t, arc, nil, "amd64 i386", fixture.Suite{Name: "stable", Debs: debs})
+	m := fixture.NewMirror(t, arc, "/debian/")
+	c := newCache(t, t.TempDir(), "repos:\n  debian: {type: deb, mirrors: ["+m.URL()+"]}\n")
+	specs, errs := pkgspec.Parse(strings.NewReader("libc6-lm:amd64\tinstall\nlibc6-lm:i386\tinstall\ntool-lm\tinstall\n"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	opts := Options{Kind: pkgspec.Deb, Roots: []string{"stable"}, Arches: []string{"amd64", "all"}, Jobs: 2}
+	res, err := Run(context.Background(), CacheGetter{Cache: c, Repo: "debian"}, specs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.NotFound) > 0 || len(res.Fetched) != 3 {
+		t.Fatalf("fetched %v, not found %v; want all three", names(res.Fetched), res.NotFound)
+	}
+	for _, d := range debs {
+		if n := m.Requests(d.Pool()); n != 1 {
+			t.Errorf("%s (%s) fetched upstream %d times, want 1", d.Name, d.Arch, n)
+		}
+	}
+}
