@@ -1,8 +1,11 @@
 package index
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"os"
 	"sync"
 	"time"
 
@@ -98,6 +101,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if err := checkLength(path); err != nil {
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      timeout,
 		NoSync:       opts.UnsafeNoSync,
@@ -120,6 +126,76 @@ func Open(path string, opts Options) (*DB, error) {
 	// PutBlob); a lone one waits this long for company.
 	bdb.MaxBatchDelay = batchDelay
 	return &DB{bolt: bdb, path: path, now: now, access: make(map[checksum.Digest]access)}, nil
+}
+
+// checkLength refuses an index file shorter than its last commit says it
+// is (a partial copy, a restore onto a full disk): bbolt would read the
+// missing pages through its mapping and the process would die of SIGBUS.
+// It reads the two meta pages as bbolt does and checks the high water mark
+// of the one bbolt would use, the valid one with the higher transaction id.
+// A missing or empty file (a new index) and meta pages that do not validate
+// are left to bbolt to create or refuse.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // bolt.Open creates it, or reports why it cannot
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pageSize := int64(os.Getpagesize())
+	var best *boltMeta
+	for i := range int64(2) {
+		m := readBoltMeta(f, i*pageSize)
+		if m == nil {
+			continue
+		}
+		if i == 0 {
+			pageSize = int64(m.pageSize)
+		}
+		if best == nil || m.txid > best.txid {
+			best = m
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	if need := int64(best.pgid) * int64(best.pageSize); best.pgid > 1<<48 || fi.Size() < need {
+		return fmt.Errorf("file is %d bytes, its last commit (transaction %d) needs %d: truncated: %w", fi.Size(), best.txid, need, ErrInvalid)
+	}
+	return nil
+}
+
+// boltMeta is the part of a bbolt meta page checkLength needs.
+type boltMeta struct {
+	pageSize uint32
+	pgid     uint64 // high water mark: pages [0, pgid) are in the file
+	txid     uint64
+}
+
+// readBoltMeta reads the bbolt meta page at off (after a 16-byte page header:
+// magic, version, page size, flags u32; root, sequence, freelist, pgid, txid,
+// checksum u64, in native byte order) and returns it when it validates as
+// bbolt's does (magic, version 2, FNV-64a checksum), else nil.
+func readBoltMeta(f *os.File, off int64) *boltMeta {
+	var buf [16 + 64]byte
+	if _, err := f.ReadAt(buf[:], off); err != nil {
+		return nil
+	}
+	m := buf[16:]
+	le := binary.NativeEndian
+	h := fnv.New64a()
+	h.Write(m[:56])
+	if le.Uint32(m[0:]) != 0xED0CDAED || le.Uint32(m[4:]) != 2 || le.Uint64(m[56:]) != h.Sum64() {
+		return nil
+	}
+	ps := le.Uint32(m[8:])
+	if ps < 512 || ps > 1<<20 {
+		return nil
+	}
+	return &boltMeta{pageSize: ps, pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}
 }
 
 // Close writes pending access records, then closes the file.

@@ -17,10 +17,9 @@ import (
 
 // ImportOptions control Import. The zero value copies every file.
 type ImportOptions struct {
-	// Link hard-links files into the store where the filesystem allows
-	// (costs no copy, but the file then shares its inode with the blob:
-	// its mode becomes 0444, and modifying it in place would corrupt the
-	// blob, which Verify would then find). Where linking fails, Import copies.
+	// Link clones files into the store where the filesystem can share
+	// their blocks copy-on-write (btrfs, XFS: no copy, and the store's copy
+	// stays its own when the source changes); elsewhere Import copies.
 	Link bool
 	// Move removes each source file once its bytes are durable in the
 	// store and recorded in the index (also when they already were).

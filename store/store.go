@@ -253,14 +253,17 @@ func (s *Store) Walk(ctx context.Context, fn func(d checksum.Digest, size int64)
 }
 
 // Adopt stores the existing file at path (for import) and returns its digest
-// and size. With link true it hard-links the file into the store, which costs
-// no copy but shares the inode: the file becomes read-only (mode 0444) and
-// must not be modified afterwards. When linking fails (another filesystem,
-// or link is false) the bytes are copied through a Writer. A blob already
-// present is success. Long reads stop with ctx's error.
+// and size. With link true it first tries to clone the file into the store
+// (FICLONE: a copy-on-write reflink on btrfs, XFS and the like), which costs
+// no copy of the data yet shares nothing a later write to path could change.
+// It never hard-links: a hard link shares the inode, so rewriting the source
+// in place (as its owner or root may, whatever its mode) would rewrite the
+// blob. When cloning fails (another filesystem, no reflink support, or link
+// is false) the bytes are copied through a Writer. A blob already present is
+// success. Long reads stop with ctx's error.
 func (s *Store) Adopt(ctx context.Context, path string, link bool) (checksum.Digest, int64, error) {
 	if link {
-		d, size, err := s.adoptLink(ctx, path)
+		d, size, err := s.adoptClone(ctx, path)
 		if err == nil || !errors.Is(err, errLink) {
 			return d, size, err
 		}
@@ -286,28 +289,27 @@ func (s *Store) Adopt(ctx context.Context, path string, link bool) (checksum.Dig
 	return d, w.Written(), nil
 }
 
-// errLink marks an Adopt failure to hard-link, after which Adopt copies.
-var errLink = errors.New("cannot hard-link")
+// errLink marks an Adopt failure to clone, after which Adopt copies.
+var errLink = errors.New("cannot clone")
 
-// adoptLink hard-links path into tmp/, hashes the linked file (so the digest
-// is that of the bytes now in the store) and commits it like a written blob.
-func (s *Store) adoptLink(ctx context.Context, path string) (checksum.Digest, int64, error) {
-	tmp, err := os.CreateTemp(s.tmp, "adopt-*")
+// adoptClone reflinks path into a temp file of tmp/, hashes the clone (so the
+// digest is that of the bytes now in the store, which later writes to path
+// cannot change) and commits it like a written blob.
+func (s *Store) adoptClone(ctx context.Context, path string) (checksum.Digest, int64, error) {
+	src, err := os.Open(path)
 	if err != nil {
 		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
 	}
-	tmpPath := tmp.Name()
-	tmp.Close()
-	if err := os.Remove(tmpPath); err != nil {
+	defer src.Close()
+	f, err := os.CreateTemp(s.tmp, "adopt-*")
+	if err != nil {
 		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
 	}
-	if err := os.Link(path, tmpPath); err != nil {
-		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w: %w", path, errLink, err)
-	}
-	f, err := os.Open(tmpPath)
-	if err != nil {
+	tmpPath := f.Name()
+	if err := unix.IoctlFileClone(int(f.Fd()), int(src.Fd())); err != nil {
+		f.Close()
 		os.Remove(tmpPath)
-		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
+		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w: %w", path, errLink, err)
 	}
 	h := checksum.SHA256.New()
 	size, err := io.Copy(h, ctxio.Reader(ctx, f))

@@ -34,9 +34,10 @@ Each file is checked first: junk named like a package and truncated copies
 are listed and skipped. Importing the same files again changes nothing (they
 are counted as already present).
 
-By default files are hard-linked into the store where the data directory is
-on the same filesystem (no copy; the file's mode becomes read-only, and it
-must not be modified in place afterwards), and copied otherwise.
+By default files are cloned into the store where the filesystem shares
+blocks copy-on-write (btrfs, XFS: no copy, and the source stays yours to
+change), and copied otherwise. A hard link would let a later change to the
+source change the stored package too.
 
 Stop "lazymirror serve" on the same data directory first: it holds the
 directory while it runs.
@@ -56,7 +57,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	fs := newFlags("import", importHelp, stderr)
 	var dd dataDirFlags
 	dd.register(fs)
-	cp := fs.Bool("copy", false, "copy files into the store instead of hard-linking them (for files that may later be modified in place)")
+	cp := fs.Bool("copy", false, "always copy files into the store, never clone them")
 	move := fs.Bool("move", false, "remove each source file once it is safely stored (also when the store already had it); skipped files stay")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (for scripts)")
 	if done, err := parseFlags(fs, args); done {
