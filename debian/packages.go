@@ -171,6 +171,9 @@ func (st *stanza) field(name, value []byte) error {
 	st.has |= bit
 	switch bit {
 	case hasPackage:
+		if len(value) == 0 {
+			return fmt.Errorf("empty: %w", ErrMalformed)
+		}
 		st.p.Package = string(value)
 	case hasVersion:
 		st.p.Version = string(value)
@@ -254,7 +257,7 @@ func parseSize(v []byte) (int64, error) {
 // ParsePackagesFile parses a Packages file in any compression
 // internal/decompress reads (recognised by its magic bytes; name is for
 // messages), decompressing in another goroutine so that it overlaps the
-// parse (decompress.ReadAhead). When want.Size is not zero, the
+// parse (decompress.ReadAhead). Unless want is the zero File, the
 // uncompressed bytes must have want's size and strongest checksum (pass the
 // Release entry of the uncompressed "…/Packages", which apt lists even when
 // only compressed files are served): more bytes than want.Size stop the
@@ -263,9 +266,12 @@ func parseSize(v []byte) (int64, error) {
 // as provisional until ParsePackagesFile returns nil. fn follows the rules
 // of ParsePackages. Cancelling ctx stops the read.
 func ParsePackagesFile(ctx context.Context, r io.Reader, name string, want File, fn func(*Package) error) (int, error) {
+	// An entry of size 0 is real (bookworm lists empty indexes) and vouches
+	// for zero bytes: only the zero File means "no entry, no check".
+	known := want.Path != "" || want.Size != 0 || len(want.Sums) > 0
 	limit := int64(maxPackages)
-	if want.Size != 0 {
-		limit = want.Size
+	if known {
+		limit = max(want.Size, 1) // decompress.Open reads limit 0 as its default
 	}
 	dr, err := decompress.Open(ctxio.Reader(ctx, r), name, limit)
 	if err != nil {
@@ -277,7 +283,7 @@ func ParsePackagesFile(ctx context.Context, r io.Reader, name string, want File,
 
 	var src io.Reader = ra
 	var v *checksum.Verifier
-	if want.Size != 0 {
+	if known {
 		v = want.verifier()
 		src = io.TeeReader(ra, v)
 	}

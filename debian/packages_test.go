@@ -197,6 +197,7 @@ func TestParsePackagesHostile(t *testing.T) {
 		{"no filename", stanzaText("Filename", "\x00drop"), ErrMalformed},
 		{"no size", stanzaText("Size", "\x00drop"), ErrMalformed},
 		{"no package", stanzaText("Package", "\x00drop"), ErrMalformed},
+		{"empty package", stanzaText("Package", ""), ErrMalformed},
 		{"no checksum", strings.Replace(stanzaText("MD5sum", "\x00drop"), "SHA256", "X-SHA256", 1), ErrMalformed},
 		{"negative size", stanzaText("Size", "-1"), ErrMalformed},
 		{"size with junk", stanzaText("Size", "12a"), ErrMalformed},

@@ -128,11 +128,12 @@ func Open(r io.Reader, name string, limit int64) (io.ReadCloser, error) {
 		}
 		dec, close = z, z.Close
 	case XZ:
-		z, err := xz.ReaderConfig{SingleStream: false}.NewReader(br)
+		g := &xzGuard{r: br, need: 12} // the stream header
+		z, err := xz.ReaderConfig{SingleStream: false}.NewReader(g)
 		if err != nil {
 			return nil, fmt.Errorf("decompress %s: xz: %w", name, err)
 		}
-		dec = z
+		dec = &xzChecked{r: z, g: g}
 	case Zstd:
 		// Bound the decoder's window so a crafted frame header cannot make it
 		// allocate gigabytes up front. Not by limit (WithDecoderMaxMemory):
@@ -194,4 +195,19 @@ func (l *limited) Close() error {
 		return l.close()
 	}
 	return nil
+}
+
+// xzChecked turns the io.EOF of the xz decoder into io.ErrUnexpectedEOF
+// unless its input ended where an xz file may (see xzGuard).
+type xzChecked struct {
+	r io.Reader
+	g *xzGuard
+}
+
+func (x *xzChecked) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	if errors.Is(err, io.EOF) && !x.g.ended() {
+		err = fmt.Errorf("xz: stream ends without its index and footer: %w", io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
