@@ -30,18 +30,17 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 	inPath, relPath, gpgPath := key+"/InRelease", key+"/Release", key+"/Release.gpg"
 	files := make(map[string][]byte)
 	first := inPath
-	body, resp, err := c.getSmall(ctx, rs, m, inPath, cond)
+	var rel *debian.Release
+	parse := func(b []byte) (err error) {
+		rel, err = debian.ParseRelease(bytes.NewReader(b))
+		return err
+	}
+	body, resp, err := c.getSmall(ctx, rs, m, inPath, cond, parse)
 	if errors.Is(err, upstream.ErrNotFound) {
 		first = relPath
-		body, resp, err = c.getSmall(ctx, rs, m, relPath, cond)
+		body, resp, err = c.getSmall(ctx, rs, m, relPath, cond, parse)
 	}
 	if err != nil {
-		return nil, err
-	}
-	rel, err := debian.ParseRelease(bytes.NewReader(body))
-	if err != nil {
-		err = fmt.Errorf("%s: %w", first, err)
-		rs.pool.Failure(resp, err) // a mirror serving a root that does not parse is broken
 		return nil, err
 	}
 	if !expiredOK && rel.Expired(c.now()) {
@@ -61,7 +60,7 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 	// because of a passing error would keep doing so until the next
 	// publish (the same InRelease is not a new snapshot).
 	if first == inPath {
-		b, _, err := c.getSmall(ctx, rs, m, relPath, nil)
+		b, _, err := c.getSmall(ctx, rs, m, relPath, nil, nil)
 		switch {
 		case err == nil:
 			if r2, err := debian.ParseRelease(bytes.NewReader(b)); err == nil && r2.Date.Equal(rel.Date) && len(r2.Files) == len(rel.Files) {
@@ -74,7 +73,7 @@ func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, 
 		}
 	}
 	if _, ok := files[relPath]; ok {
-		b, _, err := c.getSmall(ctx, rs, m, gpgPath, nil)
+		b, _, err := c.getSmall(ctx, rs, m, gpgPath, nil, nil)
 		switch {
 		case err == nil:
 			files[gpgPath] = b

@@ -442,8 +442,10 @@ func entryFor(kind index.Kind, size int64, sum checksum.Sum) index.Entry {
 	return e
 }
 
-// getSmall fetches a small file (a root) whole into memory.
-func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror, rel string, cond *upstream.Conditional) ([]byte, *upstream.Response, error) {
+// getSmall fetches a small file (a root) whole into memory. When check is
+// not nil it judges the bytes (a root must parse): bytes it refuses are the
+// mirror's failure, so that each response has exactly one outcome.
+func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror, rel string, cond *upstream.Conditional, check func([]byte) error) ([]byte, *upstream.Response, error) {
 	resp, err := rs.pool.Get(ctx, m, rel, cond)
 	if err != nil {
 		return nil, nil, err // Get recorded its outcome
@@ -457,9 +459,16 @@ func (c *Cache) getSmall(ctx context.Context, rs *repoState, m *upstream.Mirror,
 		rs.pool.Failure(resp, err)
 		return nil, nil, fmt.Errorf("read %s: %w", rel, err)
 	}
+	rs.counters.fetched.Add(int64(len(b)))
+	if check != nil {
+		if err := check(b); err != nil {
+			err = fmt.Errorf("%s: %w", rel, err)
+			rs.pool.Failure(resp, err) // a mirror serving a root that does not parse is broken
+			return nil, nil, err
+		}
+	}
 	n, took := resp.Transferred()
 	rs.pool.Success(resp, n, took)
-	rs.counters.fetched.Add(int64(len(b)))
 	return b, resp, nil
 }
 

@@ -22,14 +22,12 @@ import (
 func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror) (*index.Snapshot, error) {
 	key := st.key
 	xmlPath := joinRoot(key, "repodata/repomd.xml")
-	body, resp, err := c.getSmall(ctx, rs, m, xmlPath, validators(cur, m))
+	var md *repomd.Repomd
+	body, resp, err := c.getSmall(ctx, rs, m, xmlPath, validators(cur, m), func(b []byte) (err error) {
+		md, err = repomd.ParseRepomd(bytes.NewReader(b))
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	md, err := repomd.ParseRepomd(bytes.NewReader(body))
-	if err != nil {
-		err = fmt.Errorf("%s: %w", xmlPath, err)
-		rs.pool.Failure(resp, err) // a mirror serving a root that does not parse is broken
 		return nil, err
 	}
 	t := repomdTime(md)
@@ -41,7 +39,7 @@ func (c *Cache) fetchRPMRoot(ctx context.Context, rs *repoState, st *rootState, 
 	files := map[string][]byte{xmlPath: body}
 	for _, name := range []string{"repodata/repomd.xml.asc", "repodata/repomd.xml.key"} {
 		p := joinRoot(key, name)
-		b, _, err := c.getSmall(ctx, rs, m, p, nil)
+		b, _, err := c.getSmall(ctx, rs, m, p, nil, nil)
 		switch {
 		case err == nil:
 			files[p] = b

@@ -152,3 +152,37 @@ func TestMirrorFaults(t *testing.T) {
 		t.Errorf("a mirror with an open breaker was asked")
 	}
 }
+
+// TestUnparsableRootOpensBreaker: a mirror whose InRelease does not parse
+// has failed that request, once: after breaker_failures such refreshes its
+// breaker is open (a success counted before the parse used to reset it).
+func TestUnparsableRootOpensBreaker(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "dists", "stable"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dists", "stable", "InRelease"), []byte("Origin: x\n\x00not a control file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := fixture.NewMirror(t, dir, "/up/")
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+m.URL()+"]}"))
+	state := func() string {
+		for _, rs := range h.cache.Stats() {
+			for _, ms := range rs.Mirrors {
+				return ms.State
+			}
+		}
+		return ""
+	}
+	for i := range 2 {
+		if s := state(); s != "closed" {
+			t.Fatalf("before refresh %d: breaker %q, want closed", i+1, s)
+		}
+		if code, _, _ := h.get(h.URL("debian")+"/dists/stable/InRelease", nil); code == http.StatusOK {
+			t.Fatalf("refresh %d: an InRelease that does not parse was served", i+1)
+		}
+	}
+	if s := state(); s != "open" {
+		t.Errorf("breaker %q after two roots that do not parse, want open", s)
+	}
+}
