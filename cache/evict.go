@@ -93,10 +93,14 @@ type blobRecord struct {
 // holds it, and says whether it did and how many bytes its record counted
 // (none when another drop removed it meanwhile). The record goes first,
 // through unrecord, then the file: a crash between leaves an orphan file
-// (verify finds it), never a record of a missing blob. A blob a client took
-// meanwhile keeps its file, and gets its record back.
+// (verify finds it), never a record of a missing blob. A blob a client
+// holds is left as it is; one a client took meanwhile keeps its file, and
+// gets its record back (without the hits flushed in between).
 func (c *Cache) dropBlob(d checksum.Digest, unrecord func(checksum.Digest) error) (removed bool, size int64, err error) {
 	defer c.ev.lockRecord(d)()
+	if c.ev.used(d) {
+		return false, 0, nil
+	}
 	// gc and an eviction list records before they drop them: when the
 	// other one dropped d meanwhile, it counted the bytes off, and a
 	// record put back now would name a file that is gone.
