@@ -18,18 +18,24 @@
 // Commit verifies the size and every expected checksum, fsyncs the file,
 // renames it to its final name (rename(2) is atomic: the name appears with the
 // whole content or not at all) and fsyncs the directory holding the new name
-// (and, when that directory was just created, its parent). Nothing under
-// blobs/ is ever written in place, so a process killed at any instant leaves
-// either the whole blob or nothing visible under blobs/; what it leaves in
-// tmp/ is removed by the next Open. That sweep is safe only because Open first
-// takes an exclusive, non-blocking flock on LOCK: a live writer's temp files
-// belong to the process holding the lock, and the kernel drops the lock when
-// that process dies, however it dies.
+// (and, when that directory was just created, its parent). Every directory
+// the store creates (its own tree at Open, a fan-out directory, a quarantine
+// directory) has its parent fsynced right after, so that a power loss cannot
+// take a directory, and the durable blobs in it, away; finding a directory
+// already there costs no fsync. Nothing under blobs/ is ever written in
+// place, so a process killed at any instant leaves either the whole blob or
+// nothing visible under blobs/; what it leaves in tmp/ is removed by the
+// next Open. That sweep is safe only because Open first takes an exclusive,
+// non-blocking flock on LOCK: a live writer's temp files belong to the
+// process holding the lock, and the kernel drops the lock when that process
+// dies, however it dies.
 //
 // Because blobs are named by content, commits are idempotent: when two
 // writers of the same digest race, one renames its file into place and the
 // other finds the blob present and drops its temp file. Same digest, same
-// bytes.
+// bytes. A file already under the blob's name counts only if it is a regular
+// file of the blob's size; anything else there is corrupt and the verified
+// file is renamed over it.
 //
 // # Reading while writing
 //
@@ -50,6 +56,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -80,6 +88,10 @@ type Store struct {
 	blobs string // root/blobs/sha256
 	tmp   string // root/tmp
 	lock  *os.File
+	// mkdirMu is held while a directory is created and its parent fsynced,
+	// so that a goroutine finding the directory present knows that its
+	// entry is durable (the creator's fsync is over), not merely visible.
+	mkdirMu sync.Mutex
 }
 
 // Open opens a store rooted at dir, creating the directory tree if needed.
@@ -92,7 +104,7 @@ func Open(dir string) (*Store, error) {
 		blobs: filepath.Join(dir, "blobs", "sha256"),
 		tmp:   filepath.Join(dir, "tmp"),
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if _, err := mkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
@@ -114,10 +126,11 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// init creates blobs/sha256 and tmp and sweeps tmp. Call only with the lock held.
+// init creates blobs/sha256 and tmp (durably) and sweeps tmp. Call only with
+// the lock held.
 func (s *Store) init() error {
 	for _, d := range []string{s.blobs, s.tmp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if _, err := mkdirAllDurable(d); err != nil {
 			return fmt.Errorf("open store %s: %w", s.root, err)
 		}
 	}
@@ -319,19 +332,19 @@ func (s *Store) adoptClone(ctx context.Context, path string) (checksum.Digest, i
 		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
 	}
 	d := checksum.Digest(h.Sum(nil))
-	if err := s.publish(f, tmpPath, d); err != nil {
+	if err := s.publish(f, tmpPath, d, size); err != nil {
 		return checksum.Digest{}, 0, fmt.Errorf("adopt %s: %w", path, err)
 	}
 	return d, size, nil
 }
 
-// publish makes the verified temp file f durable and gives it its final name
-// (see durable, place and the package doc). It closes f.
-func (s *Store) publish(f *os.File, tmpPath string, d checksum.Digest) error {
+// publish makes the verified temp file f, of size bytes, durable and gives it
+// its final name (see durable, place and the package doc). It closes f.
+func (s *Store) publish(f *os.File, tmpPath string, d checksum.Digest, size int64) error {
 	if err := s.durable(f, tmpPath, d); err != nil {
 		return err
 	}
-	if _, err := s.place(tmpPath, d); err != nil {
+	if _, err := s.place(tmpPath, d, size); err != nil {
 		return err
 	}
 	return s.syncBlobDir(d)
@@ -356,13 +369,18 @@ func (s *Store) durable(f *os.File, tmpPath string, d checksum.Digest) error {
 	return nil
 }
 
-// place renames the durable temp file to the blob's final path and returns
-// that path. When the blob is already there (a concurrent writer won: same
-// digest, same bytes) it removes the temp file instead. On failure it removes
+// place renames the durable temp file, of the verified size, to the blob's
+// final path and returns that path. When a regular file of that size is
+// already there (a concurrent writer won: same digest, same bytes) it
+// removes the temp file instead. Anything else under the blob's name (a file
+// of another size, a symlink) is corrupt: the rename replaces it atomically,
+// so readers see the old file or the verified one, never neither. Only the
+// size is checked, not the bytes: hashing the file found there would cost a
+// read of the whole blob on every duplicate commit. On failure it removes
 // tmpPath.
-func (s *Store) place(tmpPath string, d checksum.Digest) (string, error) {
+func (s *Store) place(tmpPath string, d checksum.Digest, size int64) (string, error) {
 	final := s.path(d)
-	if _, err := os.Lstat(final); err == nil {
+	if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
 		os.Remove(tmpPath)
 		return final, nil
 	}
@@ -384,15 +402,68 @@ func (s *Store) syncBlobDir(d checksum.Digest) error {
 
 // mkdir creates the directory for d when it is missing, fsyncing its parent
 // so that the new directory entry is durable before a blob is renamed into it.
+// It creates only that directory: with blobs/sha256 gone (the store's
+// filesystem unmounted under it, say), it fails rather than build a new tree.
 func (s *Store) mkdir(d checksum.Digest) error {
-	err := os.Mkdir(s.dir(d), 0o755)
+	s.mkdirMu.Lock()
+	defer s.mkdirMu.Unlock()
+	_, err := mkdirDurable(s.dir(d))
+	return err
+}
+
+// mkdirDurable creates the directory dir, mode 0755, in an existing parent
+// and fsyncs the parent, so that the new entry survives a crash. It reports
+// whether it created dir. When anything already has that name it returns
+// false and no error, at the cost of the one mkdir(2) and no fsync; it does
+// not stat what is there (should that not be a directory, the caller's next
+// use of dir fails).
+func mkdirDurable(dir string) (bool, error) {
+	err := os.Mkdir(dir, 0o755)
 	if errors.Is(err, fs.ErrExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	return syncDir(s.blobs)
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return true, fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	return true, nil
+}
+
+// mkdirAllDurable is os.MkdirAll (mode 0755) that fsyncs the parent of every
+// directory it creates, each before creating the next level, so that the
+// whole new path survives a crash. It reports whether it created dir. A
+// directory already there costs one stat and no fsync; a file there is an
+// error (syscall.ENOTDIR).
+func mkdirAllDurable(dir string) (bool, error) {
+	dir = filepath.Clean(dir)
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return false, &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if _, err := mkdirAllDurable(parent); err != nil {
+			return false, err
+		}
+	}
+	created, err := mkdirDurable(dir)
+	if err != nil || created {
+		return created, err
+	}
+	// Something has the name after all: a directory made meanwhile, or
+	// something that is not one (a dangling symlink, which Stat took for
+	// nothing).
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return false, nil
+	}
+	return false, &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.EEXIST}
 }
 
 // syncDir fsyncs a directory so that renames into it survive a crash.
@@ -412,26 +483,28 @@ func syncDir(dir string) error {
 }
 
 // Quarantine moves blob d out of the store into dir (on the store's
-// filesystem), as <digest> or, when a blob of that name was quarantined
-// before, <digest>.<n>; both directories are fsynced. It returns the new
-// path. Open descriptors of the blob keep working.
+// filesystem, created durably if missing), as <digest> or, when a blob of
+// that name was quarantined before, the first free <digest>.<n>; both
+// directories are fsynced. It never replaces a file in dir (see
+// renameNoReplace). It returns the new path. Open descriptors of the blob
+// keep working.
 func (s *Store) Quarantine(d checksum.Digest, dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	s.mkdirMu.Lock()
+	_, err := mkdirAllDurable(dir)
+	s.mkdirMu.Unlock()
+	if err != nil {
 		return "", fmt.Errorf("quarantine %s: %w", d, err)
 	}
 	dst := filepath.Join(dir, d.String())
 	for n := 1; ; n++ {
-		_, err := os.Lstat(dst)
-		if errors.Is(err, fs.ErrNotExist) {
+		err := renameNoReplace(s.path(d), dst)
+		if err == nil {
 			break
 		}
-		if err != nil {
-			return "", fmt.Errorf("quarantine %s: %w", d, err)
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("quarantine %s (the quarantine directory must be on the store's filesystem): %w", d, err)
 		}
 		dst = filepath.Join(dir, fmt.Sprintf("%s.%d", d, n))
-	}
-	if err := os.Rename(s.path(d), dst); err != nil {
-		return "", fmt.Errorf("quarantine %s (the quarantine directory must be on the store's filesystem): %w", d, err)
 	}
 	for _, dir := range []string{dir, filepath.Dir(s.path(d))} {
 		if err := syncDir(dir); err != nil {
@@ -439,4 +512,34 @@ func (s *Store) Quarantine(d checksum.Digest, dir string) (string, error) {
 		}
 	}
 	return dst, nil
+}
+
+// renameNoReplace renames oldpath to newpath unless newpath exists, in which
+// case it fails with an error wrapping fs.ErrExist and changes nothing. It
+// uses renameat2(RENAME_NOREPLACE), which checks and renames in one step.
+// Where the filesystem does not support that flag (EINVAL) or the kernel
+// lacks renameat2 (ENOSYS) it falls back to renameChecked.
+func renameNoReplace(oldpath, newpath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		return renameChecked(oldpath, newpath)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// renameChecked renames oldpath to newpath after checking that newpath does
+// not exist (an error wrapping fs.ErrExist when it does). It is not atomic:
+// a file created at newpath between the check and the rename is replaced.
+func renameChecked(oldpath, newpath string) error {
+	_, err := os.Lstat(newpath)
+	if err == nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EEXIST}
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Rename(oldpath, newpath)
 }

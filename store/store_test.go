@@ -530,3 +530,86 @@ func TestAdoptAcrossFilesystems(t *testing.T) {
 	assertBlob(t, s, d, rpm)
 	assertTmpEmpty(t, dir)
 }
+
+// TestCommitOverExisting: when a file already has the blob's final name,
+// Commit keeps it only if it is a regular file of the verified size (a
+// concurrent writer won: same digest, same bytes); any other file there is
+// corrupt and is replaced, atomically, by the verified temp file.
+func TestCommitOverExisting(t *testing.T) {
+	rpm := readFile(t, corpusRPM)
+	digest := checksum.Digest(sha256.Sum256(rpm))
+	writeFile := func(b []byte) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			if err := os.WriteFile(path, b, 0o444); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		existing func(t *testing.T, path string) // puts something at the final path; nil: nothing
+		keep     bool                            // the existing file must stay (same inode)
+		err      error                           // expected from Commit
+	}{
+		{name: "absent"},
+		{name: "same bytes", existing: writeFile(rpm), keep: true},
+		{name: "truncated", existing: writeFile(rpm[:len(rpm)/2])},
+		{name: "empty", existing: writeFile(nil)},
+		{name: "longer", existing: writeFile(append(bytes.Clone(rpm), "trailing junk"...))},
+		{name: "symlink", existing: func(t *testing.T, path string) {
+			target := filepath.Join(t.TempDir(), "elsewhere")
+			writeFile(rpm)(t, target)
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "directory", existing: func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, keep: true, err: syscall.EEXIST}, // os.Rename will not replace a directory
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openStore(t, dir)
+			final := s.path(digest)
+			var before os.FileInfo
+			if tt.existing != nil {
+				if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				tt.existing(t, final)
+				var err error
+				if before, err = os.Lstat(final); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w, err := s.Create(digest, int64(len(rpm)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := writeChunks(w, rpm, 1<<16); err != nil {
+				t.Fatal(err)
+			}
+			d, err := w.Commit()
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Commit = %s, %v; want error %v", d, err, tt.err)
+			}
+			after, lerr := os.Lstat(final)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if kept := before != nil && os.SameFile(before, after); kept != tt.keep {
+				t.Errorf("existing %v kept = %v, want %v (now %v)", before.Mode(), kept, tt.keep, after.Mode())
+			}
+			if err == nil {
+				if !after.Mode().IsRegular() {
+					t.Errorf("blob is a %v, want a regular file", after.Mode())
+				}
+				assertBlob(t, s, d, rpm)
+			}
+			assertTmpEmpty(t, dir)
+		})
+	}
+}

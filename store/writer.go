@@ -133,7 +133,9 @@ func (w *Writer) Written() int64 { return w.n.Load() }
 
 // Commit verifies the size and every expected checksum, then makes the blob
 // durable and visible under its SHA-256 (see the package doc) and returns
-// that digest. A blob already present (a concurrent writer won) is success.
+// that digest. A blob already present (a concurrent writer won) is success
+// when it has the verified size; a file of another size under the blob's
+// name is corrupt and is replaced with the verified one.
 // On a mismatch it drops the temp file, hands followers the error and
 // returns it, wrapping ErrSizeMismatch or ErrDigestMismatch, with the
 // expected and actual values in its text. When storing fails (fsync, rename)
@@ -162,7 +164,7 @@ func (w *Writer) Commit() (checksum.Digest, error) {
 	// Rename under mu, so that NewReader opens the temp file before the
 	// rename and the final one after it.
 	w.mu.Lock()
-	final, err := w.s.place(w.path, d)
+	final, err := w.s.place(w.path, d, w.n.Load())
 	if err == nil {
 		w.path = final
 	}
