@@ -12,6 +12,13 @@
 // errors.Join, so one run of `lazymirror config check` lists them all; each
 // is an *Error.
 //
+// Anchors and aliases work as YAML defines them, as do merge keys ("<<:
+// *name" or "<<: [*a, *b]") in every mapping: keys written in the mapping
+// win over merged ones, and an earlier merged mapping over a later one.
+// Top-level keys starting with "x-" are ignored, a place to keep anchors.
+// Aliases may expand to at most 50,000 nodes in all, so a small
+// hostile file cannot make Parse walk a billion.
+//
 // Absent keys take the values of Default. A repo's metadata_ttl, when
 // unset, is the top-level metadata_ttl. Mirror URLs are normalised: the host
 // is lower-cased and the path ends in "/", so a request path under the repo
@@ -188,6 +195,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		return c, nil // an empty file: all defaults
 	}
 	p.top(doc.Content[0], c)
+	if p.tooAliased != nil {
+		// Past the limit deref stops expanding aliases, so the other
+		// errors may be artefacts of that: report the cause alone.
+		return nil, errors.Join(p.tooAliased)
+	}
 	if len(p.errs) > 0 {
 		slices.SortStableFunc(p.errs, func(a, b error) int {
 			ea, eb := a.(*Error), b.(*Error)
@@ -198,14 +210,38 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// maxAliasNodes bounds the nodes the walk may reach through aliases,
+// counting a whole anchored tree each time an alias to it is followed. The
+// node tree yaml.v3 builds is no bigger than the file (an alias is a pointer
+// to its anchor), but walking it expands aliases, and aliases of aliases or
+// merges of merges multiply: a few lines can name a billion nodes. A
+// generous real config (hundreds of repos merging a shared mapping with a
+// list of mirrors, about 30 nodes a repo) stays far below this. Each node
+// reached may cost an error: at this limit, about 40 MB allocated.
+const maxAliasNodes = 50_000
+
 // parser walks a yaml.Node tree and collects problems.
 type parser struct {
-	file string
-	errs []error // all *Error
+	file     string
+	errs     []error        // all *Error
+	reported map[Error]bool // errors in errs, so one reached twice through aliases is reported once
+
+	aliasNodes int                // nodes reached through aliases so far
+	tooAliased *Error             // set when aliasNodes passes maxAliasNodes
+	counts     map[*yaml.Node]int // nodeCount's memo
+	merging    map[*yaml.Node]bool
 }
 
 func (p *parser) fail(n *yaml.Node, fix, format string, args ...any) {
-	p.errs = append(p.errs, &Error{File: p.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...), Fix: fix})
+	e := Error{File: p.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...), Fix: fix}
+	if p.reported[e] {
+		return
+	}
+	if p.reported == nil {
+		p.reported = map[Error]bool{}
+	}
+	p.reported[e] = true
+	p.errs = append(p.errs, &e)
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -240,39 +276,175 @@ func (fs fields) get(key string) (field, bool) {
 }
 
 // mapping checks that n is a mapping whose keys are unique and, unless
-// known is nil, all in known. what names n in messages.
+// known is nil, all in known; merge keys are resolved (see fields). what
+// names n in messages.
 func (p *parser) mapping(n *yaml.Node, what string, known []string) (fields, bool) {
-	n = deref(n)
+	fs, ok := p.fields(n, what)
+	if !ok {
+		return nil, false
+	}
+	return p.known(fs, what, known), true
+}
+
+// known returns the fields of fs whose keys are in known, reporting the
+// others; a nil known allows any key.
+func (p *parser) known(fs fields, what string, known []string) fields {
+	if known == nil {
+		return fs
+	}
+	out := fs[:0]
+	for _, f := range fs {
+		if !slices.Contains(known, f.key.Value) {
+			fix := "known keys are " + strings.Join(known, ", ")
+			if s := nearest(f.key.Value, known); s != "" {
+				fix = "did you mean " + s + "?"
+			}
+			p.fail(f.key, fix, "unknown key %q in %s", f.key.Value, what)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// fields checks that n is a mapping whose keys are unique and returns its
+// fields in document order, with YAML merge keys resolved: "<<: *a" or
+// "<<: [*a, *b]" puts, where the "<<" key is, the fields of the merged
+// mappings (their own merges resolved) that n does not write itself, an
+// earlier mapping of the list winning over a later one. A key written twice
+// in one mapping is an error; a key both written and merged is not.
+//
+// A merged field keeps the key node of the mapping it was written in, so an
+// error about it (unknown key, bad value) points at its own line in the
+// anchored mapping, where it has to be fixed; the message names the mapping
+// it was merged into.
+func (p *parser) fields(n *yaml.Node, what string) (fields, bool) {
+	n = p.deref(n)
 	if n.Kind != yaml.MappingNode {
 		p.fail(n, "write it as key: value lines indented under "+what, "%s must be a mapping, got %s", what, kindName(n))
 		return nil, false
 	}
-	var out fields
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), n.Content[i+1]
-		if prev, dup := out.get(k.Value); dup {
-			p.fail(k, "keep one of them", "duplicate key %q in %s (first at line %d)", k.Value, what, prev.key.Line)
-			continue
-		}
-		if known != nil && !slices.Contains(known, k.Value) {
-			fix := "known keys are " + strings.Join(known, ", ")
-			if s := nearest(k.Value, known); s != "" {
-				fix = "did you mean " + s + "?"
-			}
-			p.fail(k, fix, "unknown key %q in %s", k.Value, what)
-			continue
-		}
-		out = append(out, field{k, v})
-	}
-	return out, true
+	return p.resolve(n, what), true
 }
 
-// deref follows YAML aliases.
-func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
+// resolve returns the fields of the mapping n, merges resolved.
+func (p *parser) resolve(n *yaml.Node, what string) fields {
+	if p.merging == nil {
+		p.merging = map[*yaml.Node]bool{}
+	}
+	p.merging[n] = true // a merge of n into itself, even indirectly, is a cycle
+	defer delete(p.merging, n)
+	var (
+		out             fields
+		first           = map[string]*yaml.Node{} // key -> its first key node
+		mergeKey, merge *yaml.Node                // the "<<" key and its value
+		mergeAt         int                       // where the merged fields go in out
+	)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := p.deref(n.Content[i]), n.Content[i+1]
+		if isMerge(n.Content[i]) {
+			if mergeKey != nil {
+				p.fail(k, "merge several mappings with one key: <<: [*a, *b]", "duplicate key %q in %s (first at line %d)", k.Value, what, mergeKey.Line)
+				continue
+			}
+			mergeKey, merge, mergeAt = k, v, len(out)
+			continue
+		}
+		if prev, dup := first[k.Value]; dup {
+			p.fail(k, "keep one of them", "duplicate key %q in %s (first at line %d)", k.Value, what, prev.Line)
+			continue
+		}
+		first[k.Value] = k
+		out = append(out, field{k, v})
+	}
+	if merge == nil {
+		return out
+	}
+	var merged fields
+	for _, src := range p.mergeSources(merge, what) {
+		// Errors about a merged mapping point at it as written under "<<"
+		// (for an alias, the *name), not at the anchored node, which may be
+		// fine where else it is used.
+		switch {
+		case src.n.Kind != yaml.MappingNode:
+			p.fail(src.at, mergeFix, "%q in %s must merge a mapping, got %s", "<<", what, kindName(src.n))
+			continue
+		case p.merging[src.n]:
+			p.fail(src.at, "remove this merge: a mapping cannot merge itself", "%q in %s merges a mapping that contains this merge", "<<", what)
+			continue
+		}
+		for _, f := range p.resolve(src.n, what) {
+			if _, ok := first[f.key.Value]; !ok {
+				first[f.key.Value] = f.key
+				merged = append(merged, f)
+			}
+		}
+	}
+	return slices.Insert(out, mergeAt, merged...)
+}
+
+const mergeFix = "merge an anchored mapping, <<: *name, or several, <<: [*a, *b]"
+
+// mergeSource is one node a "<<" value names: as written (at) and with its
+// alias followed (n).
+type mergeSource struct{ at, n *yaml.Node }
+
+// mergeSources returns what a "<<" value v names: v itself, or the items of
+// a list.
+func (p *parser) mergeSources(v *yaml.Node, what string) []mergeSource {
+	d := p.deref(v)
+	switch d.Kind {
+	case yaml.MappingNode:
+		return []mergeSource{{v, d}}
+	case yaml.SequenceNode:
+		srcs := make([]mergeSource, len(d.Content))
+		for i, it := range d.Content {
+			srcs[i] = mergeSource{it, p.deref(it)}
+		}
+		return srcs
+	}
+	p.fail(v, mergeFix, "%q in %s must merge a mapping or a list of mappings, got %s", "<<", what, kindName(d))
+	return nil
+}
+
+// isMerge reports whether k is the merge key: a plain "<<", as yaml.v3
+// decides it (a quoted '<<' is an ordinary string).
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!" || k.ShortTag() == "!!merge")
+}
+
+// deref follows YAML aliases. Each node of the tree an alias names counts
+// against maxAliasNodes; past it deref reports the alias and returns it
+// unfollowed, so the rest of the walk cannot expand anything.
+func (p *parser) deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil && p.tooAliased == nil {
+		p.aliasNodes += p.nodeCount(n.Alias)
+		if p.aliasNodes > maxAliasNodes {
+			p.tooAliased = &Error{File: p.file, Line: n.Line, Column: n.Column,
+				Msg: fmt.Sprintf("aliases expand to more than %d nodes (reached at *%s)", maxAliasNodes, n.Value),
+				Fix: "use anchors fewer times: aliases of aliases and merges of merges multiply"}
+			return n
+		}
 		n = n.Alias
 	}
 	return n
+}
+
+// nodeCount returns the number of nodes in the tree under n, not following
+// aliases.
+func (p *parser) nodeCount(n *yaml.Node) int {
+	if c, ok := p.counts[n]; ok {
+		return c
+	}
+	c := 1
+	for _, ch := range n.Content {
+		c += p.nodeCount(ch)
+	}
+	if p.counts == nil {
+		p.counts = map[*yaml.Node]int{}
+	}
+	p.counts[n] = c
+	return c
 }
 
 func kindName(n *yaml.Node) string {
@@ -299,7 +471,7 @@ func kindName(n *yaml.Node) string {
 
 // str returns the string value of n, which must be a string scalar.
 func (p *parser) str(n *yaml.Node, key string) (string, bool) {
-	n = deref(n)
+	n = p.deref(n)
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 		fix := "write a string"
 		if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" {
@@ -313,7 +485,7 @@ func (p *parser) str(n *yaml.Node, key string) (string, bool) {
 
 // list returns the items of n, which must be a sequence.
 func (p *parser) list(n *yaml.Node, key, example string) ([]*yaml.Node, bool) {
-	n = deref(n)
+	n = p.deref(n)
 	if n.Kind != yaml.SequenceNode {
 		p.fail(n, fmt.Sprintf("write a list: %s: [%s]", key, example), "%s must be a list, got %s", key, kindName(n))
 		return nil, false
@@ -323,7 +495,7 @@ func (p *parser) list(n *yaml.Node, key, example string) ([]*yaml.Node, bool) {
 
 // duration parses a Go duration such as "90s" or "5m".
 func (p *parser) duration(n *yaml.Node, key string) (time.Duration, bool) {
-	n = deref(n)
+	n = p.deref(n)
 	d, err := time.ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
 		p.fail(n, durationFix(n.Value), "%s: bad duration %s", key, kindName(n))
@@ -334,7 +506,7 @@ func (p *parser) duration(n *yaml.Node, key string) (time.Duration, bool) {
 
 // size parses a byte size: a number of bytes or a string for ParseSize.
 func (p *parser) size(n *yaml.Node, key string, perSecond bool) (int64, bool) {
-	n = deref(n)
+	n = p.deref(n)
 	s := n.Value
 	if perSecond {
 		s = strings.TrimSuffix(s, "/s")
@@ -377,10 +549,15 @@ var topKeys = []string{"listen", "data_dir", "max_size", "memory_cache", "evicti
 
 // top decodes the document's root mapping into c.
 func (p *parser) top(n *yaml.Node, c *Config) {
-	m, ok := p.mapping(n, "the configuration", topKeys)
+	all, ok := p.fields(n, "the configuration")
 	if !ok {
 		return
 	}
+	// Top-level keys starting with x- are ignored, whatever their value: a
+	// place for anchors that other settings alias or merge, as in docker
+	// compose. Elsewhere they stay unknown keys (in repos, x-foo is a valid
+	// repo name).
+	m := p.known(slices.DeleteFunc(all, func(f field) bool { return strings.HasPrefix(f.key.Value, "x-") }), "the configuration", topKeys)
 	if f, ok := m.get("listen"); ok {
 		if s, ok := p.str(f.val, "listen"); ok {
 			if err := checkListen(s); err != nil {
@@ -465,7 +642,7 @@ func (p *parser) upstream(n *yaml.Node, u *Upstream) {
 		}
 	}
 	if f, ok := m.get("breaker_failures"); ok {
-		v := deref(f.val)
+		v := p.deref(f.val)
 		n, err := strconv.Atoi(v.Value)
 		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" || err != nil || n < 1 {
 			p.fail(v, "use a whole number of at least 1, e.g. breaker_failures: 3", "breaker_failures: bad count %s", kindName(v))

@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +105,129 @@ func TestParseNormalises(t *testing.T) {
 	}
 }
 
+// TestParseMerge: anchors, aliases and merge keys resolve as YAML defines
+// them; top-level x- keys are ignored.
+func TestParseMerge(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       string // the repos, "NAME TYPE MIRRORS HOSTS SUITES TTL" each, joined by "; "
+	}{
+		{"merge in repos", "listen: 127.0.0.1:8080\nrepos:\n  debian: &deb\n    type: deb\n    mirrors: [http://127.0.0.1:1/debian/]\n  debian-security:\n    <<: *deb\n    hosts: [security.lan]\n",
+			"debian deb [http://127.0.0.1:1/debian/] [] [] 1m0s; debian-security deb [http://127.0.0.1:1/debian/] [security.lan] [] 1m0s"},
+		{"local keys win, before or after <<", "x-d: &d {type: rpm, mirrors: [http://a/], metadata_ttl: 5m, hosts: [h.lan]}\nrepos:\n  r:\n    hosts: [r.lan]\n    <<: *d\n    metadata_ttl: 2m\n",
+			"r rpm [http://a/] [r.lan] [] 2m0s"},
+		{"earlier merged mapping wins", "x-a: &a {type: deb, metadata_ttl: 3m}\nx-b: &b {type: rpm, mirrors: [http://b/], metadata_ttl: 9m}\nrepos:\n  r: {<<: [*a, *b], suites: [bookworm]}\n",
+			"r deb [http://b/] [] [bookworm] 3m0s"},
+		{"merge of a merge", "x-base: &base {type: deb, mirrors: [http://a/]}\nx-sec: &sec {<<: *base, suites: [bookworm-security]}\nrepos:\n  r: {<<: *sec, mirrors: [http://b/]}\n",
+			"r deb [http://b/] [] [bookworm-security] 1m0s"},
+		{"inline merged mapping", "repos:\n  r: {<<: {type: deb, mirrors: [http://a/]}}\n",
+			"r deb [http://a/] [] [] 1m0s"},
+		{"merged repos", "x-more: &more {b: {type: rpm, mirrors: [http://b/]}}\nrepos:\n  <<: *more\n  a: {type: deb, mirrors: [http://a/]}\n",
+			"a deb [http://a/] [] [] 1m0s; b rpm [http://b/] [] [] 1m0s"},
+		{"alias as value", "x-mirrors: &m [http://a/, http://b/]\nx-ttl: &ttl 5m\nrepos:\n  d: {type: deb, mirrors: *m, metadata_ttl: *ttl}\n  e: {type: deb, mirrors: *m, hosts: [&h e.lan], suites: [*h]}\n",
+			"d deb [http://a/ http://b/] [] [] 5m0s; e deb [http://a/ http://b/] [e.lan] [e.lan] 1m0s"},
+		{"alias of a whole repo", "repos:\n  d: &x {type: deb, mirrors: [http://a/]}\n  e: *x\n",
+			"d deb [http://a/] [] [] 1m0s; e deb [http://a/] [] [] 1m0s"},
+		{"x- top-level keys ignored, whatever they hold", "x-anything: [1, {bogus: yes}]\nx-: &u\n  nonsense: true\nrepos: {}\n",
+			""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("x.yaml", []byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range c.Repos {
+				got = append(got, fmt.Sprintf("%s %s %v %v %v %v", r.Name, r.Type, r.Mirrors, r.Hosts, r.Suites, r.MetadataTTL))
+			}
+			if g := strings.Join(got, "; "); g != tc.want {
+				t.Errorf("repos:\n got %s\nwant %s", g, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseMergeSettings: merge keys work in every mapping, not only repos.
+func TestParseMergeSettings(t *testing.T) {
+	c, err := Parse("x.yaml", []byte(`x-up: &up {connect_timeout: 5s, idle_timeout: 2m}
+x-top: &top {listen: ":9090", eviction: lru, metadata_ttl: 7m}
+<<: *top
+eviction: lfuda
+upstream:
+  <<: *up
+  idle_timeout: 3m
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Listen merged", c.Listen, ":9090"},
+		{"Eviction written wins", c.Eviction, EvictLFUDA},
+		{"MetadataTTL merged", c.MetadataTTL, 7 * time.Minute},
+		{"ConnectTimeout merged", c.Upstream.ConnectTimeout, 5 * time.Second},
+		{"IdleTimeout written wins", c.Upstream.IdleTimeout, 3 * time.Minute},
+		{"HeaderTimeout default", c.Upstream.HeaderTimeout, Default().Upstream.HeaderTimeout},
+	}
+	for _, tc := range checks {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// TestAliasBombBounded: aliases that multiply (a billion laughs) are
+// refused with one error, in little memory, not walked.
+func TestAliasBombBounded(t *testing.T) {
+	// nest returns ten levels of anchors, each naming the previous ten
+	// times: the last names 10^9 copies of first; use renders a use of name.
+	nest := func(first string, use func(name string) string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "x-l0: &l0 %s\n", first)
+		for i := 1; i < 10; i++ {
+			fmt.Fprintf(&b, "x-l%d: &l%d %s\n", i, i, use(fmt.Sprintf("l%d", i-1)))
+		}
+		return b.String()
+	}
+	times10 := func(s string) string { return strings.TrimSuffix(strings.Repeat(s+", ", 10), ", ") }
+	var wide strings.Builder // each of 2000 repos aliases a list of 2000 bad mirrors
+	wide.WriteString("x-m: &m [" + times10(times10(times10("ftp://a/"))) + ", " + times10(times10(times10("ftp://b/"))) + "]\nrepos:\n")
+	for i := range 2000 {
+		fmt.Fprintf(&wide, "  r%d: {type: deb, mirrors: *m}\n", i)
+	}
+	tests := []struct {
+		name, yaml string
+		want       string // part of the first error's message
+	}{
+		{"merges of merges", nest("{type: deb, mirrors: [http://a/]}", func(n string) string { return "{<<: [" + times10("*"+n) + "]}" }) + "repos: {r: {<<: *l9}}\n",
+			"aliases expand to more than 50000 nodes"},
+		// The walk stops at the mirror, which must be a string: nothing expands.
+		{"lists of lists as mirrors", nest("[http://a/]", func(n string) string { return "[" + times10("*"+n) + "]" }) + "repos: {r: {type: deb, mirrors: *l9}}\n",
+			"mirror must be a string, got a list"},
+		{"one long list aliased by many repos", wide.String(), "aliases expand to more than 50000 nodes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Parse("x.yaml", []byte(tc.yaml))
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("Parse allocated %d MiB", alloc>>20)
+			}
+			if e := findError(t, err, "x.yaml:"); !strings.Contains(e.Msg, tc.want) {
+				t.Errorf("first error %v does not say %q", e, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	const repoOK = "type: deb, mirrors: [http://deb.mirror.lan/debian/]"
 	tests := []struct {
@@ -150,6 +275,20 @@ func TestParseErrors(t *testing.T) {
 		{"eviction unknown", "eviction: lfu\n", `x.yaml:1:11: unknown eviction policy "lfu"`, "lfuda"},
 		{"not a mapping", "- a\n- b\n", "x.yaml:1:1: the configuration must be a mapping, got a list", "key: value"},
 		{"yaml syntax", "listen: :80\n  bad: indent\n", "x.yaml:2:1: invalid YAML: mapping values are not allowed in this context", "indentation"},
+		{"merge of a string", "repos:\n  d:\n    <<: text\n", `x.yaml:3:9: "<<" in repo d must merge a mapping or a list of mappings, got the string "text"`, "<<: *name"},
+		{"merge of an alias to a string: at the alias", "x-s: &s text\nrepos:\n  d: {<<: *s}\n", `x.yaml:3:11: "<<" in repo d must merge a mapping or a list of mappings, got the string "text"`, "<<: [*a, *b]"},
+		{"merge list item not a mapping", "x-d: &d {type: deb}\nx-l: &l [http://a/]\nrepos:\n  d: {<<: [*d, *l]}\n", `x.yaml:4:16: "<<" in repo d must merge a mapping, got a list`, "<<: *name"},
+		{"merge of itself", "x-d: &d {<<: *d, type: deb}\nrepos:\n  d: {<<: *d, mirrors: [http://a/]}\n", `x.yaml:1:14: "<<" in repo d merges a mapping that contains this merge`, "cannot merge itself"},
+		{"two merge keys", "x-d: &d {type: deb}\nrepos:\n  d:\n    <<: *d\n    mirrors: [http://a/]\n    <<: *d\n", `x.yaml:6:5: duplicate key "<<" in repo d (first at line 4)`, "<<: [*a, *b]"},
+		{"merged unknown key: at its own line", "x-d: &d\n  type: deb\n  mirors: [http://a/]\nrepos:\n  d: {<<: *d, mirrors: [http://a/]}\n", `x.yaml:3:3: unknown key "mirors" in repo d`, "did you mean mirrors?"},
+		{"merged bad value: at its own line", "x-d: &d\n  type: deb\n  metadata_ttl: 1d\nrepos:\n  d: {<<: *d, mirrors: [http://a/]}\n", `x.yaml:3:17: metadata_ttl: bad duration the string "1d"`, "write 24h"},
+		{"duplicate key in a merged mapping", "x-d: &d {type: deb, type: rpm}\nrepos:\n  d: {<<: *d, mirrors: [http://a/]}\n", `x.yaml:1:21: duplicate key "type" in repo d (first at line 1)`, "keep one"},
+		{"merged repo without mirrors", "x-d: &d {type: deb}\nrepos:\n  d: {<<: *d}\n", "x.yaml:3:3: repo d has no mirrors", "add mirrors:"},
+		{"quoted << is an ordinary key", "x-d: &d {type: deb}\nrepos:\n  d: {'<<': *d, mirrors: [http://a/]}\n", `x.yaml:3:7: unknown key "<<" in repo d`, "known keys are"},
+		{"x- key in a repo", "repos:\n  d: {" + repoOK + ", x-note: hi}\n", `x.yaml:2:60: unknown key "x-note" in repo d`, "known keys are"},
+		{"x- key in upstream", "upstream: {x-defaults: {idle_timeout: 1m}}\n", `x.yaml:1:12: unknown key "x-defaults" in upstream`, "known keys are"},
+		{"duplicate x- key", "x-a: 1\nx-a: 2\n", `x.yaml:2:1: duplicate key "x-a" in the configuration (first at line 1)`, "keep one"},
+		{"X- is not x-", "X-a: 1\n", `x.yaml:1:1: unknown key "X-a" in the configuration`, "known keys are"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,6 +448,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte("repos:\n  d: &x {type: deb, mirrors: [http://a/]}\n  e: *x\n"))
 	f.Add([]byte("listen: :80\nlisten: :81\nrepos: {a: {hosts: [x]}, b: {hosts: [x]}}\n"))
+	f.Add([]byte("x-d: &d {<<: *d, type: deb}\nrepos:\n  d: {<<: [*d, {mirrors: [http://a/]}], hosts: [d.lan]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("f.yaml", data)
 		if err != nil {
