@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"lazymirror/checksum"
@@ -22,7 +23,9 @@ type ImportOptions struct {
 	// stays its own when the source changes); elsewhere Import copies.
 	Link bool
 	// Move removes each source file once its bytes are durable in the
-	// store and recorded in the index (also when they already were).
+	// store and recorded in the index (also when they already were). It
+	// removes only files inside the paths given: a file outside them,
+	// reached through a symbolic link, stays, and so do the links.
 	Move bool
 	// Progress, when set, is called as files are read.
 	Progress func(Progress)
@@ -37,7 +40,8 @@ type ImportReport struct {
 	// Present are packages whose bytes the store already had.
 	Present Count `json:"already_present"`
 	// Skipped are files named like packages that are not whole packages,
-	// or that could not be read, with the reason.
+	// or that could not be read, and symbolic links that could not be
+	// followed, with the reason.
 	Skipped []Skip `json:"skipped"`
 	// Ignored counts files whose names are not .rpm, .deb or .udeb.
 	Ignored int `json:"ignored"`
@@ -49,9 +53,15 @@ type Skip struct {
 	Size   int64  `json:"size"`
 	Reason string `json:"reason"`
 	// Err is the reason as an error: it wraps ErrNotPackage or
-	// ErrTruncated for a bad package, an fs error for an unreadable file.
+	// ErrTruncated for a bad package, ErrBadLink for a symbolic link, an
+	// fs error for an unreadable file.
 	Err error `json:"-"`
 }
+
+// ErrBadLink is why a symbolic link is skipped: its target is missing, a
+// loop of links, or neither a regular file nor a directory. No package is
+// left out for it, so it is a warning rather than a failure.
+var ErrBadLink = errors.New("symbolic link not followed")
 
 // aliasAlgos are the checksums recorded, besides sha256, for imported rpms:
 // yum metadata may give only one of them (createrepo's "sha", i.e. sha1, in
@@ -65,9 +75,12 @@ var errChanged = errors.New("the file changed while it was imported")
 
 // candidate is a package file found by the walk.
 type candidate struct {
-	path   string
+	path   string // its own: symbolic links resolved
 	size   int64
 	format format
+	// outside is set for a file reached through a symbolic link from
+	// outside the paths Import was given: Move leaves it.
+	outside bool
 }
 
 // Import walks paths (directories, or single files) for .rpm, .deb and .udeb
@@ -76,11 +89,12 @@ type candidate struct {
 // aliases for rpms), so that a later request for a path whose checksum
 // matches is a hit. A file whose bytes the store already has (re-read to
 // check them: a damaged stored copy is quarantined and replaced) counts as
-// present; importing the same files twice changes nothing. Files that are
-// not whole packages, are not regular files, or cannot be read are skipped
-// and listed with their reason. Import stops at the first store or index
-// error, or when ctx is done, and returns that error with the report of what
-// it did so far.
+// present; importing the same files twice changes nothing. Symbolic links
+// are followed (see findPackages). Files that are not whole packages, are
+// not regular files, or cannot be read, and links that lead to no file or
+// directory, are skipped and listed with their reason. Import stops at the
+// first store or index error, or when ctx is done, and returns that error
+// with the report of what it did so far.
 func Import(ctx context.Context, st *store.Store, idx *index.DB, paths []string, opts ImportOptions) (ImportReport, error) {
 	var rep ImportReport
 	files, err := findPackages(ctx, paths, &rep)
@@ -107,70 +121,150 @@ func Import(ctx context.Context, st *store.Store, idx *index.DB, paths []string,
 	return rep, nil
 }
 
-// findPackages walks paths and returns the package files in them; it
-// counts other files in rep.Ignored and lists unreadable ones and
-// non-regular package files (symbolic links: import their targets) in
-// rep.Skipped. A file reached through several of paths (a directory and its
-// subdirectory, a symbolic link to a directory) is listed once.
+// findPackages walks paths and returns the package files in them. It
+// follows symbolic links: a link to a directory is walked as the directory,
+// a link to a regular file lists the file under its own path (the link's
+// name says whether it is a package: the file's may be a digest). Each
+// directory and package file is visited once, however many paths and links
+// lead to it, so a link to an ancestor ends. It counts
+// other files in rep.Ignored and lists in rep.Skipped unreadable
+// directories and files, package files that are not regular files, and
+// links it cannot follow (ErrBadLink).
 func findPackages(ctx context.Context, paths []string, rep *ImportReport) ([]candidate, error) {
-	var files []candidate
-	// Roots are resolved, so every walked path is the file's own; seen
-	// holds those walked, both files and directories.
-	seen := make(map[string]bool)
-	for _, root := range paths {
-		// A root given as a symbolic link (a common way to name a
-		// directory) is followed; links inside it are not.
-		resolved, err := filepath.EvalSymlinks(root)
-		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", root, err)
+	w := walker{ctx: ctx, rep: rep, dirs: make(map[fileID]bool), listed: make(map[string]bool)}
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err == nil {
+			abs, err = filepath.EvalSymlinks(abs)
 		}
-		err = filepath.WalkDir(resolved, func(path string, d fs.DirEntry, err error) error {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			if err != nil {
-				if d != nil && d.IsDir() && path != resolved {
-					rep.Skipped = append(rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
-					return fs.SkipDir
-				}
-				return err
-			}
-			if seen[path] {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			seen[path] = true
-			if d.IsDir() {
-				return nil
-			}
-			f := formatOf(path)
-			if f == unknown {
-				rep.Ignored++
-				return nil
-			}
-			if !d.Type().IsRegular() {
-				err := errors.New("not a regular file")
-				if d.Type()&fs.ModeSymlink != 0 {
-					err = errors.New("a symbolic link: name its target to import it")
-				}
-				rep.Skipped = append(rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
-				return nil
-			}
-			fi, err := d.Info()
-			if err != nil {
-				rep.Skipped = append(rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
-				return nil
-			}
-			files = append(files, candidate{path: path, size: fi.Size(), format: f})
-			return nil
-		})
 		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", root, err)
+			return nil, fmt.Errorf("import %s: %w", p, err)
+		}
+		w.roots = append(w.roots, abs)
+	}
+	for i, root := range w.roots {
+		if err := w.walk(root, true); err != nil {
+			return nil, fmt.Errorf("import %s: %w", paths[i], err)
 		}
 	}
-	return files, nil
+	return w.files, nil
+}
+
+// walker is findPackages' state.
+type walker struct {
+	ctx context.Context
+	rep *ImportReport
+	// roots are the paths given, absolute and resolved. So is every path
+	// walked (WalkDir follows no link, walk resolves those it follows): a
+	// file has one path, and is inside roots if that path is.
+	roots []string
+	// dirs holds the directories walked, listed the paths of the package
+	// files listed (a file's hard links are files of their own, each
+	// removed with Move).
+	dirs   map[fileID]bool
+	listed map[string]bool
+	files  []candidate
+}
+
+// fileID is a directory's device and inode: the same through any path,
+// link or bind mount.
+type fileID struct{ dev, ino uint64 }
+
+// walk lists the package files under root, an absolute, resolved path. A directory
+// that cannot be read is skipped, unless it is a root Import was given
+// (top): then walk fails.
+func (w *walker) walk(root string, top bool) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if cerr := w.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			if d != nil && d.IsDir() && !(top && path == root) {
+				w.skip(path, err)
+				return fs.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() {
+			fi, err := d.Info()
+			if err != nil {
+				w.skip(path, err)
+				return fs.SkipDir
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			id := fileID{dev: uint64(st.Dev), ino: st.Ino}
+			if w.dirs[id] {
+				return fs.SkipDir
+			}
+			w.dirs[id] = true
+			return nil
+		}
+		own := path
+		var fi fs.FileInfo // a link's target's; nil for other entries
+		if d.Type()&fs.ModeSymlink != 0 {
+			if own, fi, err = follow(path); err != nil {
+				w.skip(path, err)
+				return nil
+			}
+			if fi.IsDir() {
+				return w.walk(own, false)
+			}
+		}
+		f := formatOf(path)
+		if f == unknown {
+			w.rep.Ignored++
+			return nil
+		}
+		if w.listed[own] {
+			return nil
+		}
+		w.listed[own] = true
+		if fi == nil {
+			if !d.Type().IsRegular() {
+				w.skip(path, errors.New("not a regular file"))
+				return nil
+			}
+			if fi, err = d.Info(); err != nil {
+				w.skip(path, err)
+				return nil
+			}
+		}
+		w.files = append(w.files, candidate{path: own, size: fi.Size(), format: f, outside: !w.inside(own)})
+		return nil
+	})
+}
+
+// follow resolves the symbolic link path to its target's own path and
+// FileInfo when the target is a directory or a regular file, and otherwise
+// returns an error wrapping ErrBadLink.
+func follow(path string) (string, fs.FileInfo, error) {
+	target, err := filepath.EvalSymlinks(path)
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = os.Lstat(target)
+	}
+	if err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is neither a regular file nor a directory", target)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrBadLink, err)
+	}
+	return target, fi, nil
+}
+
+// inside reports whether path, absolute and resolved, is in one of w.roots.
+func (w *walker) inside(path string) bool {
+	for _, root := range w.roots {
+		if rel, err := filepath.Rel(root, path); err == nil && filepath.IsLocal(rel) {
+			return true
+		}
+	}
+	return false
+}
+
+// skip lists path as skipped for err.
+func (w *walker) skip(path string, err error) {
+	w.rep.Skipped = append(w.rep.Skipped, Skip{Path: path, Reason: err.Error(), Err: err})
 }
 
 // importer holds one Import's state.
@@ -320,7 +414,7 @@ func (im *importer) record(d checksum.Digest, size int64, aliases []checksum.Sum
 
 // remove deletes the source file with Move.
 func (im *importer) remove(c candidate) error {
-	if !im.opts.Move {
+	if !im.opts.Move || c.outside {
 		return nil
 	}
 	if err := os.Remove(c.path); err != nil {

@@ -25,10 +25,10 @@ const importHelp = `Usage: lazymirror import [flags] PATH...
 
 Seed the mirror with .rpm, .deb and .udeb files you already have (a DVD, a
 host's /var/cache/apt/archives or /var/cache/dnf, a build tree), so clients
-get them without a download. PATHs are directories (walked recursively) or
-files. A client's request for a package whose checksum in the repository
-metadata matches an imported file is then a cache hit; imported files that
-no repository lists are simply never served.
+get them without a download. PATHs are directories (walked recursively,
+following symbolic links) or files. A client's request for a package whose
+checksum in the repository metadata matches an imported file is then a
+cache hit; imported files that no repository lists are simply never served.
 
 Each file is checked first: junk named like a package and truncated copies
 are listed and skipped. Importing the same files again changes nothing (they
@@ -42,9 +42,14 @@ source change the stored package too.
 Stop "lazymirror serve" on the same data directory first: it holds the
 directory while it runs.
 
+Symbolic links are followed: a link to a package is imported as the file it
+points to (once, however many links lead to it), a link to a directory is
+walked (once: a link back to an ancestor ends there). A link that leads to no
+file or directory is listed as skipped, as a warning.
+
 Exit status: 0 when every package file was imported or already present,
-1 when some were skipped (they are listed) or on an error, 2 for a bad
-command line.
+1 when some were skipped (they are listed; a symbolic link that cannot be
+followed does not count) or on an error, 2 for a bad command line.
 
 Examples:
   lazymirror import --data-dir /srv/lazymirror /var/cache/apt/archives
@@ -58,7 +63,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	var dd dataDirFlags
 	dd.register(fs)
 	cp := fs.Bool("copy", false, "always copy files into the store, never clone them")
-	move := fs.Bool("move", false, "remove each source file once it is safely stored (also when the store already had it); skipped files stay")
+	move := fs.Bool("move", false, "remove each source file once it is safely stored (also when the store already had it); skipped files, symbolic links and files outside the PATHs stay")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (for scripts)")
 	if done, err := parseFlags(fs, args); done {
 		return err
@@ -97,8 +102,14 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	if len(rep.Skipped) > 0 {
-		return fmt.Errorf("import: %d files skipped (listed in the report)", len(rep.Skipped))
+	failed := 0
+	for _, s := range rep.Skipped {
+		if !errors.Is(s.Err, ops.ErrBadLink) {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("import: %d files skipped (listed in the report)", failed)
 	}
 	return nil
 }

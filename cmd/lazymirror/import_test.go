@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +251,83 @@ func TestSourcesOnlyWhereNeeded(t *testing.T) {
 	err := run(context.Background(), []string{"stats", "--sources-root", root, "--data-dir", data}, noEnv, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "sources.list") {
 		t.Errorf("stats with an unreadable sources.list: %v; want an error naming it", err)
+	}
+}
+
+// TestImportSymlinks: import follows the symbolic links in a tree (to a
+// file, to a directory, back to an ancestor); a dangling link is listed as
+// skipped, in the JSON report and as a line of the text one, but is only a
+// warning: the exit status stays 0, and a truncated package still makes
+// it 1.
+func TestImportSymlinks(t *testing.T) {
+	pkgs := t.TempDir()
+	var debBytes []byte
+	for _, rel := range fixture.BuildDebs(t, pkgs, []fixture.Deb{{Name: "linked-lm", Version: "1.0", Arch: "amd64", Size: 16 << 10}}) {
+		debBytes = readTestFile(t, filepath.Join(pkgs, rel))
+	}
+	for _, tt := range []struct {
+		name      string
+		truncated bool
+		code      int
+	}{
+		{"links", false, 0},
+		{"links and a truncated package", true, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := filepath.EvalSymlinks(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ext := t.TempDir()
+			writeTestFile(t, filepath.Join(ext, "linked.deb"), debBytes)
+			for link, target := range map[string]string{
+				"pool":        ext,               // a directory linked in
+				"current.deb": "pool/linked.deb", // a file, through it
+				"pool-up":     ".",               // a cycle
+				"old.deb":     "gone.deb",        // dangling
+			} {
+				if err := os.Symlink(target, filepath.Join(src, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dangling := filepath.Join(src, "old.deb")
+			want := []string{dangling} // sorted
+			if tt.truncated {
+				half := filepath.Join(src, "half.deb")
+				writeTestFile(t, half, debBytes[:len(debBytes)/2])
+				want = []string{half, dangling}
+			}
+
+			var out bytes.Buffer
+			err = run(context.Background(), []string{"import", "--data-dir", t.TempDir(), "--json", src}, noEnv, nil, &out, io.Discard)
+			if code := exitCode(err, io.Discard); code != tt.code {
+				t.Errorf("import --json: exit %d (%v), want %d", code, err, tt.code)
+			}
+			var rep struct {
+				Imported struct{ Files int } `json:"imported"`
+				Skipped  []struct{ Path string }
+			}
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatalf("import --json: %v\n%s", err, out.Bytes())
+			}
+			var skipped []string
+			for _, s := range rep.Skipped {
+				skipped = append(skipped, s.Path)
+			}
+			if slices.Sort(skipped); rep.Imported.Files != 1 || !slices.Equal(skipped, want) {
+				t.Errorf("import report %s: want 1 imported, %q skipped", out.Bytes(), want)
+			}
+
+			out.Reset()
+			err = run(context.Background(), []string{"import", "--data-dir", t.TempDir(), src}, noEnv, nil, &out, io.Discard)
+			if code := exitCode(err, io.Discard); code != tt.code {
+				t.Errorf("import: exit %d (%v), want %d", code, err, tt.code)
+			}
+			for _, line := range []string{"imported:        1 packages", fmt.Sprintf("skipped:         %d files", len(want)), "skipped " + dangling + ": symbolic link not followed"} {
+				if !strings.Contains(out.String(), line) {
+					t.Errorf("import output lacks %q:\n%s", line, out.String())
+				}
+			}
+		})
 	}
 }
