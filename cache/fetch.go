@@ -120,11 +120,18 @@ func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (held c
 	return d, true
 }
 
+// errNoCandidate is a pass over the mirrors' error when there was no mirror
+// to ask: every breaker is open and its probe in flight.
+var errNoCandidate = fmt.Errorf("every mirror's breaker is open and its probe in flight: %w", upstream.ErrBreakerOpen)
+
 // fetch tries each candidate mirror in turn.
 func (c *Cache) fetch(ctx context.Context, f *flight, spec fetchSpec) (checksum.Digest, int64, error) {
 	var errs []error
 	notFound := 0
 	mirrors := spec.rs.pool.Candidates()
+	if len(mirrors) == 0 {
+		errs = append(errs, errNoCandidate)
+	}
 	for _, m := range mirrors {
 		d, size, err := c.attempt(ctx, f, spec, m)
 		if err == nil {
@@ -187,25 +194,37 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	// The attempt is withdrawn before it is aborted: a client that comes
 	// to follow it in between would get the abort, try again, and could
 	// use up its tries on this attempt instead of following the next.
-	if err == nil && spec.size >= 0 && n != spec.size {
-		err = fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch)
-		f.setWriter(nil)
-		w.Abort(err)
-		return mismatch(err)
-	}
+	// The mirror's outcome is recorded before followers can see the end
+	// of the blob (Abort, or the last byte that waits for the check), so
+	// that a client's next request finds the breaker as this transfer left
+	// it.
 	if err != nil {
 		f.setWriter(nil)
-		w.Abort(err)
 		pool.Failure(resp, err)
-		return checksum.Digest{}, 0, fmt.Errorf("after %d bytes: %w", n, err)
+		err = fmt.Errorf("after %d bytes: %w", n, err)
+		w.Abort(err)
+		return checksum.Digest{}, 0, err
 	}
-	d, err := w.Commit()
+	if spec.size >= 0 && n != spec.size {
+		err = fmt.Errorf("got %d bytes, metadata says %d: %w", n, spec.size, store.ErrSizeMismatch)
+	} else {
+		err = w.Verify()
+	}
 	if err != nil {
 		f.setWriter(nil)
-		return mismatch(err)
+		_, _, err = mismatch(err)
+		w.Abort(err)
+		return checksum.Digest{}, 0, err
 	}
 	got, took := resp.Transferred()
 	pool.Success(resp, got, took)
+	// A failure from here on is this machine's (fsync, rename), not the
+	// mirror's.
+	d, err := w.Commit()
+	if err != nil {
+		f.setWriter(nil)
+		return checksum.Digest{}, 0, err
+	}
 	return d, n, nil
 }
 

@@ -289,6 +289,9 @@ func (c *Cache) refreshFrom(ctx context.Context, rs *repoState, st *rootState, c
 	var errs []error
 	notFound, stale, expired := 0, 0, 0
 	mirrors := rs.pool.Candidates()
+	if len(mirrors) == 0 {
+		errs = append(errs, errNoCandidate)
+	}
 	for _, m := range mirrors {
 		var (
 			snap *index.Snapshot

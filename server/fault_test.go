@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"lazymirror/cache"
 	"lazymirror/internal/fixture"
+	"lazymirror/upstream"
 )
 
 // TestConcurrentFirstRequests: 32 clients ask at once for a package nobody
@@ -184,5 +187,116 @@ func TestUnparsableRootOpensBreaker(t *testing.T) {
 	}
 	if s := state(); s != "open" {
 		t.Errorf("breaker %q after two roots that do not parse, want open", s)
+	}
+}
+
+// TestCorruptStreamNeverCompletes: with one mirror, which sends a large
+// package (streamed to the client while it arrives, past the server's
+// first buffer) with corrupted bytes, the client never gets a complete 200
+// response: the last byte waits for the sha256 check, which fails, so the
+// connection breaks. Each try is a new upstream transfer (nothing corrupt
+// is kept); a fast transfer used to end before the check did.
+func TestCorruptStreamNeverCompletes(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
+	big := arc.stable[2] // libbig-lm, 3 MiB
+	want, err := os.ReadFile(filepath.Join(arc.dir, big.Pool()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arc.a.SetFault(big.Pool(), fixture.Fault{Corrupt: true})
+	const tries = 5
+	for i := range tries {
+		resp, err := http.Get(h.URL("debian") + "/" + big.Pool())
+		if err != nil {
+			continue
+		}
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && resp.StatusCode == http.StatusOK {
+			t.Fatalf("try %d: a complete 200 response (%d bytes, equal to the package: %v) for a corrupted transfer", i, len(body), bytes.Equal(body, want))
+		}
+	}
+	if n := arc.a.Requests(big.Pool()); n < tries {
+		t.Errorf("upstream requests = %d, want at least %d (a corrupt transfer must not be kept)", n, tries)
+	}
+	arc.a.SetFault(big.Pool(), fixture.Fault{})
+	if code, body, _ := h.get(h.URL("debian")+"/"+big.Pool(), nil); code != http.StatusOK || !bytes.Equal(body, want) {
+		t.Fatalf("once the mirror is fixed: status %d, %d bytes, want the real %d", code, len(body), len(want))
+	}
+}
+
+// TestProbeInFlight: a repository's one mirror fails twice in a row
+// (breaker_failures: 2), so its breaker opens as each failure reaches the
+// client, before the client's next request. The next miss is the mirror's
+// probe; while the probe is held, another miss has no mirror to ask and
+// fails at once, saying why, without asking the mirror. Once the probe
+// succeeds the breaker closes and that miss is served.
+func TestProbeInFlight(t *testing.T) {
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
+	state := func() string {
+		for _, rs := range h.cache.Stats() {
+			for _, m := range rs.Mirrors {
+				return m.State
+			}
+		}
+		return ""
+	}
+	for _, i := range []int{0, 1} {
+		p := arc.stable[i].Pool()
+		arc.a.SetFault(p, fixture.Fault{Corrupt: true})
+		if code, _, _ := h.get(h.URL("debian")+"/"+p, nil); code == http.StatusOK {
+			t.Fatalf("%s: a corrupt transfer was served with 200", p)
+		}
+		arc.a.SetFault(p, fixture.Fault{})
+	}
+	if s := state(); s != "open" {
+		t.Fatalf("breaker %q after two corrupt transfers in a row, want open", s)
+	}
+
+	big := arc.stable[2].Pool()
+	gate := make(chan struct{})
+	arc.a.SetFault(big, fixture.Fault{Gate: gate, FirstBytes: 256 << 10})
+	probe := make(chan error, 1)
+	resp, err := http.Get(h.URL("debian") + "/" + big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1)); err != nil { // the probe is under way
+		close(gate)
+		t.Fatal(err)
+	}
+	go func() {
+		_, err := io.Copy(io.Discard, resp.Body)
+		probe <- err
+	}()
+
+	other := arc.stable[3].Pool()
+	o, err := h.cache.Open(t.Context(), cache.Request{Repo: "debian", Path: other})
+	if err == nil {
+		err = o.Wait(t.Context())
+		o.Close()
+	}
+	if !errors.Is(err, cache.ErrUpstream) || !errors.Is(err, upstream.ErrBreakerOpen) {
+		t.Errorf("a miss while the only mirror's probe is held: %v, want ErrUpstream wrapping ErrBreakerOpen", err)
+	}
+	if n := arc.a.Requests(other); n != 0 {
+		t.Errorf("the mirror was asked for %s %d times during its probe", other, n)
+	}
+	close(gate)
+	if err := <-probe; err != nil {
+		t.Fatalf("the probe's response: %v", err)
+	}
+	want, err := os.ReadFile(filepath.Join(arc.dir, other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := h.get(h.URL("debian")+"/"+other, nil); code != http.StatusOK || !bytes.Equal(body, want) {
+		t.Errorf("%s after the probe: status %d, %d bytes", other, code, len(body))
+	}
+	if s := state(); s != "closed" {
+		t.Errorf("breaker %q after the probe succeeded, want closed", s)
 	}
 }

@@ -41,10 +41,11 @@
 //
 // A Writer publishes how many bytes it has written; a Follower (from
 // Writer.NewReader) reads the growing temp file through its own descriptor up
-// to that mark and then waits, without polling, for more. It returns io.EOF
-// only after Commit has verified the blob, and the writer's error after an
-// abort, so a follower never takes a truncated or corrupt blob for a complete
-// one. Its descriptor keeps working across the rename (and across the unlink
+// to one byte short of that mark and then waits, without polling, for more.
+// The last byte, and io.EOF, come only after Commit has verified the blob, and
+// the writer's error after an abort, so a follower never takes a truncated or
+// corrupt blob for a complete one, and nothing it copies to (an HTTP response
+// of known length) can look complete before the check. Its descriptor keeps working across the rename (and across the unlink
 // of an aborted temp file).
 package store
 

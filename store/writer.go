@@ -131,6 +131,19 @@ func (w *Writer) hash(p []byte) {
 // Written returns the number of bytes written so far.
 func (w *Writer) Written() int64 { return w.n.Load() }
 
+// Verify checks what was written so far against the expected size and every
+// expected checksum, as Commit will, without ending the write: followers go
+// on waiting for Commit or Abort. It lets the caller act on the outcome
+// (credit or charge the source of the bytes) before any follower can see
+// the end of the blob. A mismatch wraps ErrSizeMismatch or
+// ErrDigestMismatch; the caller then aborts.
+func (w *Writer) Verify() error {
+	if w.f == nil {
+		return w.closedErr()
+	}
+	return w.verify(checksum.Digest(w.sha.Sum(nil)))
+}
+
 // Commit verifies the size and every expected checksum, then makes the blob
 // durable and visible under its SHA-256 (see the package doc) and returns
 // that digest. A blob already present (a concurrent writer won) is success
@@ -280,13 +293,18 @@ type Follower struct {
 // avail waits until there are bytes past the follower's offset and returns
 // how many, or returns io.EOF once Commit verified the blob and every byte has been read,
 // the writer's error after an abort, or ctx's error.
+//
+// Until Commit has verified the blob, the last byte written is held back:
+// a follower copying to a client can then never complete a response (its
+// Content-Length, or the end of its chunks) with bytes that fail the check,
+// however fast the transfer ended; the check failing breaks it instead.
 func (fl *Follower) avail() (int64, error) {
 	for {
 		if fl.err != nil {
 			return 0, fl.err
 		}
 		w := fl.w
-		if n := w.n.Load(); n > fl.off {
+		if n := w.n.Load() - 1; n > fl.off { // held back whatever the state: see below
 			return n - fl.off, nil
 		}
 		w.mu.Lock()
@@ -300,6 +318,9 @@ func (fl *Follower) avail() (int64, error) {
 		wake := w.wake
 		n := w.n.Load()
 		w.mu.Unlock()
+		if state == writing {
+			n-- // the last byte waits for the check
+		}
 		switch {
 		case state == aborted:
 			return 0, fmt.Errorf("follow blob: %w", err)
@@ -320,8 +341,9 @@ func (fl *Follower) avail() (int64, error) {
 func (fl *Follower) Size() int64 { return fl.w.size }
 
 // Read reads the next bytes of the blob, waiting for the writer when it has
-// read everything written so far. It returns io.EOF only once Commit has
-// verified the bytes (not waiting for the fsync that follows), and an error
+// read everything written so far but the last byte, which it gets once
+// Commit has verified the bytes (not waiting for the fsync that follows).
+// It returns io.EOF only after that, and an error
 // wrapping the writer's error after an abort.
 func (fl *Follower) Read(p []byte) (int, error) {
 	if len(p) == 0 {

@@ -140,8 +140,9 @@ func TestFollowerContext(t *testing.T) {
 	for range 2 {
 		select {
 		case r := <-out:
-			if !errors.Is(r.err, context.Canceled) || !bytes.Equal(r.data, data[:1000]) {
-				t.Errorf("follower %s: %d bytes, %v; want the 1000 written, then context.Canceled", r.name, len(r.data), r.err)
+			// The last byte written waits for the check (see TestFollowerHoldsLastByte).
+			if !errors.Is(r.err, context.Canceled) || !bytes.Equal(r.data, data[:999]) {
+				t.Errorf("follower %s: %d bytes, %v; want 999 of the 1000 written, then context.Canceled", r.name, len(r.data), r.err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("follower did not return after its context was cancelled")
@@ -235,4 +236,65 @@ func killedWriterHelper(dir string) {
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin) // until killed
 	os.Exit(3)
+}
+
+// TestFollowerHoldsLastByte: until Commit verified the blob, a follower gets
+// every byte written but the last, so no client response can complete
+// with bytes the check then rejects; a failed check reaches it as the
+// error, a passed one as the last byte and io.EOF.
+func TestFollowerHoldsLastByte(t *testing.T) {
+	rpm := readFile(t, corpusRPM)
+	bad := bytes.Clone(rpm)
+	bad[len(bad)/2] ^= 0xff
+	for _, tt := range []struct {
+		name    string
+		written []byte
+		wantErr error
+	}{
+		{"verified", rpm, nil},
+		{"corrupt", bad, ErrDigestMismatch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			w, err := s.Create(checksum.Digest(sha256.Sum256(rpm)), int64(len(rpm)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Abort(nil)
+			if _, err := w.Write(tt.written); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			early := w.NewReaderContext(ctx)
+			defer early.Close()
+			buf := make([]byte, len(rpm))
+			got := 0
+			for got < len(rpm)-1 {
+				n, err := early.Read(buf[got:])
+				if err != nil {
+					t.Fatalf("read before Commit, at %d: %v", got, err)
+				}
+				got += n
+			}
+			cancel() // with nothing held back, the next Read would return the last byte
+			if n, err := early.Read(buf[got:]); n != 0 || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Read before Commit after %d bytes = %d, %v; want 0, context.Canceled (the last byte waits for the check)", got, n, err)
+			}
+			late := w.NewReader()
+			defer late.Close()
+			if _, err := io.ReadFull(late, buf[:len(rpm)-1]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Commit(); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Commit = %v, want %v", err, tt.wantErr)
+			}
+			rest, err := io.ReadAll(late)
+			switch {
+			case tt.wantErr != nil && (len(rest) != 0 || !errors.Is(err, tt.wantErr)):
+				t.Errorf("after the failed check: %d more bytes, %v; want none and %v", len(rest), err, tt.wantErr)
+			case tt.wantErr == nil && (err != nil || !bytes.Equal(append(buf[:len(rpm)-1], rest...), rpm)):
+				t.Errorf("after the check: %d more bytes, %v; want the last byte and EOF", len(rest), err)
+			}
+		})
+	}
 }
