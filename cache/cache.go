@@ -7,9 +7,10 @@
 // A request's way (see DESIGN.md):
 //
 //   - Root metadata (InRelease, Release, Release.gpg; repomd.xml, .asc, .key)
-//     is served from the current snapshot of its root ("dists/<suite>", or the
-//     yum repo directory). A snapshot older than the repo's metadata TTL, or a
-//     client asking for revalidation, causes one conditional GET upstream; a
+//     is served from the current snapshot of its root ("dists/<suite>", a flat
+//     apt repository's directory, or the yum repo directory). A snapshot
+//     older than the repo's metadata TTL, or a client asking for
+//     revalidation, causes one conditional GET upstream; a
 //     changed root becomes the new snapshot only after it parsed and the
 //     files it lists were entered in the index, and never when it is older
 //     than the current one (a lagging mirror cannot roll a snapshot back).
@@ -296,7 +297,7 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 	if !ok {
 		return nil, fmt.Errorf("%q: %w", req.Repo, ErrUnknownRepo)
 	}
-	cls, root := rs.classify(req.Path)
+	cls, root := c.classify(rs, req.Path)
 	var (
 		o   *Object
 		err error
@@ -322,6 +323,19 @@ func (c *Cache) Open(ctx context.Context, req Request) (*Object, error) {
 		c.idx.Touch(o.Digest)
 	}
 	return o, nil
+}
+
+// classify is rs.classify, which tells most paths by their names; a deb
+// path it leaves unclassified is an index file when a flat repository's
+// root above it lists it (see flatListing).
+func (c *Cache) classify(rs *repoState, rel string) (class, string) {
+	cls, root := rs.classify(rel)
+	if cls == classOther && rs.cfg.Type == config.Deb {
+		if key, ok := c.flatListing(rs, rel); ok {
+			return classIndexed, key
+		}
+	}
+	return cls, root
 }
 
 // openIndexed serves a file a root lists, by checksum: the checksum the

@@ -19,15 +19,16 @@ import (
 	"lazymirror/upstream"
 )
 
-// fetchDebRoot fetches dists/<suite>/InRelease (or, where a mirror has none,
-// Release + Release.gpg) from one mirror and, when it is new, makes it the
-// current snapshot: root files stored as blobs, every index file it lists
-// (and its by-hash paths) entered in the index, then the switch. A root
-// past its Valid-Until is errExpired, unless expiredOK.
+// fetchDebRoot fetches dists/<suite>/InRelease, or a flat repository's
+// <dir>/InRelease (or, where a mirror has none, Release + Release.gpg),
+// from one mirror and, when it is new, makes it the current snapshot: root
+// files stored as blobs, every index file it lists (and its by-hash paths)
+// entered in the index, then the switch. A root past its Valid-Until is
+// errExpired, unless expiredOK.
 func (c *Cache) fetchDebRoot(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, m *upstream.Mirror, expiredOK bool) (*index.Snapshot, error) {
 	key := st.key
 	cond := validators(cur, m)
-	inPath, relPath, gpgPath := key+"/InRelease", key+"/Release", key+"/Release.gpg"
+	inPath, relPath, gpgPath := joinRoot(key, "InRelease"), joinRoot(key, "Release"), joinRoot(key, "Release.gpg")
 	files := make(map[string][]byte)
 	first := inPath
 	var rel *debian.Release
@@ -103,10 +104,10 @@ func debEntries(key string, rel *debian.Release) []index.Record {
 	recs := make([]index.Record, 0, 3*len(rel.Files))
 	for _, f := range rel.Files {
 		e := entryFor(index.Metadata, f.Size, f.Best())
-		recs = append(recs, index.Record{Path: key + "/" + f.Path, Entry: e})
+		recs = append(recs, index.Record{Path: joinRoot(key, f.Path), Entry: e})
 		for _, s := range f.Sums {
-			if bh := debian.ByHashPath(path.Dir(f.Path), s); bh != "" {
-				recs = append(recs, index.Record{Path: key + "/" + bh, Entry: e})
+			if bh := debian.ByHashPath(dirOf(f.Path), s); bh != "" {
+				recs = append(recs, index.Record{Path: joinRoot(key, bh), Entry: e})
 			}
 		}
 	}
@@ -131,7 +132,7 @@ func (c *Cache) release(st *rootState, snap *index.Snapshot) (*debian.Release, e
 // of root key.
 func (c *Cache) storedRelease(key string, snap *index.Snapshot) (*debian.Release, error) {
 	for _, name := range []string{"InRelease", "Release"} {
-		ref, ok := snap.Files[key+"/"+name]
+		ref, ok := snap.Files[joinRoot(key, name)]
 		if !ok {
 			continue
 		}
@@ -159,7 +160,7 @@ func (c *Cache) storedRelease(key string, snap *index.Snapshot) (*debian.Release
 // 100 MB for bookworm).
 func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error {
 	for _, suite := range rs.cfg.Suites {
-		if _, err := c.current(ctx, rs, "dists/"+suite, false); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := c.current(ctx, rs, debSuiteRoot(suite), false); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}
@@ -170,6 +171,9 @@ func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error
 		var errs []error
 		for _, st := range rs.known() {
 			err := c.loadDebDirs(ctx, rs, st, func(r *debian.Release) []string {
+				if isFlat(st.key) {
+					return flatPackagesDirs(r) // every architecture's packages in one index
+				}
 				arches := []string{arch}
 				switch {
 				case !archless:
@@ -248,12 +252,12 @@ func (c *Cache) loadDebDirs(ctx context.Context, rs *repoState, st *rootState, d
 	return nil
 }
 
-// loadedDirs returns the "<component>/binary-<arch>" directories whose
-// Packages index a snapshot of root key loaded.
+// loadedDirs returns the "<component>/binary-<arch>" directories (for a
+// flat root: "") whose Packages index a snapshot of root key loaded.
 func loadedDirs(key string, loaded []string) []string {
 	var dirs []string
 	for _, p := range loaded {
-		dirs = append(dirs, path.Dir(strings.TrimPrefix(p, key+"/")))
+		dirs = append(dirs, dirOf(inRoot(key, p)))
 	}
 	return dirs
 }
@@ -267,7 +271,7 @@ func (c *Cache) reloadDirs(rs *repoState, st *rootState, prev []string) {
 	}
 	c.loadInBackground(rs, st, "reload", func(rel *debian.Release) []string {
 		return slices.DeleteFunc(slices.Clone(prev), func(dir string) bool {
-			_, ok := rel.Lookup(dir + "/Packages")
+			_, ok := rel.Lookup(joinRoot(dir, "Packages"))
 			return !ok
 		})
 	})
@@ -281,11 +285,14 @@ func (c *Cache) reloadDirs(rs *repoState, st *rootState, prev []string) {
 // bookworm's main/binary-amd64). The load reads the stored copy the client
 // got: no second download.
 func (c *Cache) preload(rs *repoState, rel string) {
-	cls, key := rs.classify(rel)
-	if rs.cfg.Type != config.Deb || cls != classIndexed {
+	if rs.cfg.Type != config.Deb {
 		return
 	}
-	dir, ok := packagesDirOf(strings.TrimPrefix(rel, key+"/"))
+	cls, key := c.classify(rs, rel)
+	if cls != classIndexed {
+		return
+	}
+	dir, ok := packagesDirOf(key, inRoot(key, rel))
 	if !ok {
 		return
 	}
@@ -296,24 +303,90 @@ func (c *Cache) preload(rs *repoState, rel string) {
 	if snap := st.snap.Load(); snap == nil || slices.Contains(loadedDirs(key, snap.Loaded), dir) {
 		return
 	}
-	c.loadInBackground(rs, st, "preload "+dir, func(rel *debian.Release) []string {
-		return slices.DeleteFunc(packagesDirs(rel, []string{strings.TrimPrefix(path.Base(dir), "binary-")}), func(d string) bool { return d != dir })
+	c.loadInBackground(rs, st, "preload "+joinRoot(dir, "Packages"), func(rel *debian.Release) []string {
+		var dirs []string
+		if isFlat(key) {
+			dirs = flatPackagesDirs(rel)
+		} else {
+			dirs = packagesDirs(rel, []string{strings.TrimPrefix(path.Base(dir), "binary-")})
+		}
+		return slices.DeleteFunc(dirs, func(d string) bool { return d != dir })
 	})
 }
 
-// packagesDirOf returns the "<component>/binary-<arch>" directory of a
-// root-relative path that names one of its Packages indexes, directly or
-// by hash.
-func packagesDirOf(p string) (string, bool) {
+// packagesDirOf returns the "<component>/binary-<arch>" directory (for a
+// flat root: "", its own) of a path relative to root key that names one
+// of its Packages indexes, directly or by hash.
+func packagesDirOf(key, p string) (string, bool) {
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
-	if i := strings.Index(p, "/by-hash/"); i >= 0 {
-		dir, base = p[:i], "Packages"
+	if i := strings.Index("/"+p, "/by-hash/"); i >= 0 {
+		dir, base = strings.TrimSuffix(p[:i], "/"), "Packages"
 	}
-	if !strings.HasPrefix(base, "Packages") || strings.Contains(dir, "/debian-installer/") || !strings.HasPrefix(path.Base(dir), "binary-") {
+	if !strings.HasPrefix(base, "Packages") {
+		return "", false
+	}
+	if isFlat(key) {
+		return "", dir == ""
+	}
+	if strings.Contains(dir, "/debian-installer/") || !strings.HasPrefix(path.Base(dir), "binary-") {
 		return "", false
 	}
 	return dir, true
+}
+
+// isFlat reports whether a deb snapshot root is a flat repository's
+// directory (see classifyDeb) rather than dists/<suite>.
+func isFlat(key string) bool { return !strings.HasPrefix(key, "dists/") }
+
+// flatPackagesDirs lists the directories of a flat repository's Release
+// that have a Packages index: its own ("") or none. apt reads a flat
+// repository's Packages beside its Release only, for every architecture.
+func flatPackagesDirs(rel *debian.Release) []string {
+	for _, name := range packagesVariants {
+		if _, ok := rel.Lookup(name); ok {
+			return []string{""}
+		}
+	}
+	return nil
+}
+
+// flatListing returns the flat root that lists rel, a path classifyDeb
+// leaves unclassified: the nearest directory above rel with a snapshot
+// whose Release lists rel (the current snapshot's, or the previous one's,
+// which a client may still be working from), else the nearest directory
+// with a snapshot when the index holds rel as metadata (a by-hash name an
+// older snapshot listed). ok is false for anything else: an ordinary
+// mirror's README or ls-lR.gz, a file beside a flat Release that it does
+// not list.
+func (c *Cache) flatListing(rs *repoState, rel string) (key string, ok bool) {
+	nearest, found := "", false
+	for _, dir := range ancestors(rel) {
+		if !flatDir(dir) {
+			continue
+		}
+		st := rs.knownRoot(c.idx, dir)
+		if st == nil {
+			continue
+		}
+		for _, snap := range []*index.Snapshot{st.snap.Load(), st.prev.Load()} {
+			if snap == nil {
+				continue
+			}
+			if _, ok, err := c.impliedEntry(rs, st, snap, rel); err == nil && ok {
+				return dir, true
+			}
+		}
+		if !found {
+			nearest, found = dir, true
+		}
+	}
+	if found {
+		if e, err := c.idx.Lookup(rs.cfg.Name, rel); err == nil && e.Kind == index.Metadata {
+			return nearest, true
+		}
+	}
+	return "", false
 }
 
 // loadInBackground runs loadDebDirs for a root in a goroutine, as a flight
@@ -399,10 +472,10 @@ var packagesVariants = []string{"Packages.gz", "Packages.xz", "Packages"}
 // Release's entry for the uncompressed file, and enters its packages.
 // It returns the path it loaded.
 func (c *Cache) loadPackagesDir(ctx context.Context, rs *repoState, key string, rel *debian.Release, dir string) (string, error) {
-	plain, _ := rel.Lookup(dir + "/Packages")
+	plain, _ := rel.Lookup(joinRoot(dir, "Packages"))
 	var variants []debian.File
 	for _, name := range packagesVariants {
-		if f, ok := rel.Lookup(dir + "/" + name); ok {
+		if f, ok := rel.Lookup(joinRoot(dir, name)); ok {
 			variants = append(variants, f)
 		}
 	}
@@ -412,7 +485,7 @@ func (c *Cache) loadPackagesDir(ctx context.Context, rs *repoState, key string, 
 	})
 	var errs []error
 	for _, f := range variants {
-		p := key + "/" + f.Path
+		p := joinRoot(key, f.Path)
 		if f.Size == 0 {
 			return p, nil // an empty index lists nothing
 		}
@@ -426,7 +499,7 @@ func (c *Cache) loadPackagesDir(ctx context.Context, rs *repoState, key string, 
 		}
 		errs = append(errs, err)
 	}
-	return "", fmt.Errorf("load %s/%s: %w", key, dir, errors.Join(errs...))
+	return "", fmt.Errorf("load %s: %w", joinRoot(key, joinRoot(dir, "Packages")), errors.Join(errs...))
 }
 
 // ingestPackages parses a Packages index (compressed bytes), checked

@@ -215,9 +215,9 @@ func (c *Cache) listed(ctx context.Context, rs *repoState, s *index.Snapshot, di
 		return nil
 	}
 	if rs.cfg.Type == config.Deb {
-		b, err := read(s.Root + "/InRelease")
+		b, err := read(joinRoot(s.Root, "InRelease"))
 		if err != nil {
-			if b, err = read(s.Root + "/Release"); err != nil {
+			if b, err = read(joinRoot(s.Root, "Release")); err != nil {
 				return err
 			}
 		}
@@ -230,8 +230,8 @@ func (c *Cache) listed(ctx context.Context, rs *repoState, s *index.Snapshot, di
 		}
 		have := loadedDirs(s.Root, s.Loaded)
 		for _, dir := range dirs {
-			if _, ok := rel.Lookup(dir + "/Packages"); ok && !slices.Contains(have, dir) {
-				return fmt.Errorf("snapshot %d has not loaded %s/%s yet", s.ID, s.Root, dir)
+			if _, ok := rel.Lookup(joinRoot(dir, "Packages")); ok && !slices.Contains(have, dir) {
+				return fmt.Errorf("snapshot %d has not loaded %s yet", s.ID, joinRoot(s.Root, joinRoot(dir, "Packages")))
 			}
 		}
 		return parseLoaded(func(p string, r io.Reader) error {

@@ -9,16 +9,18 @@ import (
 )
 
 // ErrBadPath is returned for a request path that is not a clean path inside a
-// repo: "..", ".", empty segments, NUL, a backslash or invalid UTF-8.
+// repo: "..", empty segments, NUL, a backslash or invalid UTF-8.
 var ErrBadPath = errors.New("bad path")
 
 // CleanPath checks a repo-relative request path, already percent-decoded (so
 // apt's "%2b" is "+" here and a literal "+" stays "+"). It returns the path
-// without a leading slash. Anything that could step outside the repo, or that
-// names the same file in two spellings, is refused rather than normalised:
-// a client that sends "a/../b" or "a//b" is not a package manager. Invalid
-// UTF-8 (an overlong "%c0%ae" among it) is refused too: no mirror can be
-// asked for it (upstream.Get refuses it), so it is the client's error.
+// without a leading slash. Anything that could step outside the repo is
+// refused rather than normalised: a client that sends "a/../b" or "a//b" is
+// not a package manager. A "." segment is dropped: apt asks for a flat
+// repository's files as "<base>/./InRelease" and "<base>/./name.deb", the
+// same files as "<base>/InRelease" and "<base>/name.deb". Invalid UTF-8
+// (an overlong "%c0%ae" among it) is refused too: no mirror can be asked for
+// it (upstream.Get refuses it), so it is the client's error.
 func CleanPath(p string) (string, error) {
 	p = strings.TrimPrefix(p, "/")
 	if p == "" {
@@ -27,19 +29,39 @@ func CleanPath(p string) (string, error) {
 	if len(p) > 4096 || strings.ContainsAny(p, "\x00\\") || !utf8.ValidString(p) {
 		return "", fmt.Errorf("%q: %w", p, ErrBadPath)
 	}
+	orig := p
+	if p == "." || strings.HasPrefix(p, "./") || strings.HasSuffix(p, "/.") || strings.Contains(p, "/./") {
+		p = dropDots(p)
+		if p == "" {
+			return "", nil // "." or "./": the repo's top
+		}
+	}
 	for rest := p; ; {
 		seg, after, more := strings.Cut(rest, "/")
 		if !more && seg == "" && rest != p {
 			return p, nil // a directory request ("dists/"): served as Other
 		}
-		if seg == "" || seg == "." || seg == ".." {
-			return "", fmt.Errorf("%q: %w", p, ErrBadPath)
+		if seg == "" || seg == ".." {
+			return "", fmt.Errorf("%q: %w", orig, ErrBadPath)
 		}
 		if !more {
 			return p, nil
 		}
 		rest = after
 	}
+}
+
+// dropDots removes the "." segments of a path, keeping a trailing "/"
+// ("a/./" is "a/").
+func dropDots(p string) string {
+	segs := strings.Split(p, "/")
+	kept := segs[:0]
+	for _, seg := range segs {
+		if seg != "." {
+			kept = append(kept, seg)
+		}
+	}
+	return strings.Join(kept, "/") // "./" leaves [""]: ""
 }
 
 // class is what a path is to the cache, which decides how it is served.
@@ -68,14 +90,21 @@ func (c class) String() string {
 	return "other"
 }
 
-// debRootFiles are the files of dists/<suite>/ that make a Debian snapshot.
+// debRootFiles are the files of dists/<suite>/ (or of a flat repository's
+// directory) that make a Debian snapshot.
 var debRootFiles = map[string]bool{"InRelease": true, "Release": true, "Release.gpg": true}
 
 // rpmRootFiles are the files of <root>/repodata/ that make a yum snapshot.
 var rpmRootFiles = map[string]bool{"repomd.xml": true, "repomd.xml.asc": true, "repomd.xml.key": true}
 
 // classifyDeb returns the class of a path in an apt archive and, for root and
-// indexed paths, the snapshot root ("dists/<suite>").
+// indexed paths, the snapshot root: "dists/<suite>", or for the root files
+// of a flat repository (sources line "deb URL ./" or "deb URL sub/") the
+// directory holding them ("" for the archive's top, "sub"). A flat root's
+// index files (Packages.xz beside its InRelease) are classOther here: which
+// files those are, only its Release says (see Cache.classify). A package
+// is any .deb, .udeb or .ddeb, in pool/ or not (a flat repository keeps
+// them beside its Packages).
 func classifyDeb(rel string) (class, string) {
 	if rest, ok := strings.CutPrefix(rel, "dists/"); ok {
 		suite, file, ok := strings.Cut(rest, "/")
@@ -88,13 +117,41 @@ func classifyDeb(rel string) (class, string) {
 		}
 		return classIndexed, root
 	}
-	if strings.HasPrefix(rel, "pool/") {
-		switch path.Ext(rel) {
-		case ".deb", ".udeb", ".ddeb":
-			return classPackage, ""
-		}
+	dir, file := path.Split(rel)
+	if debRootFiles[file] && flatDir(dir) {
+		return classRoot, strings.TrimSuffix(dir, "/")
+	}
+	switch path.Ext(file) {
+	case ".deb", ".udeb", ".ddeb":
+		return classPackage, ""
 	}
 	return classOther, ""
+}
+
+// flatDir reports whether a directory ("" or ending in "/") may hold a flat
+// repository's root: one outside an ordinary archive's dists/ and pool/
+// trees, at any depth ("debian/dists/bookworm/" in a repo whose mirror URL
+// is the host's top stays a URL-cached path, as it always was).
+func flatDir(dir string) bool {
+	for seg := range strings.SplitSeq(strings.TrimSuffix(dir, "/"), "/") {
+		if seg == "dists" || seg == "pool" {
+			return false
+		}
+	}
+	return true
+}
+
+// debSuiteRoot returns the snapshot root of an apt suite as sources.list and
+// the configuration name it: "dists/<suite>", or for a flat repository's
+// suite (ending in "/") the directory it names, "" for "./".
+func debSuiteRoot(suite string) string {
+	if !strings.HasSuffix(suite, "/") {
+		return "dists/" + suite
+	}
+	if dir := path.Clean(suite); dir != "." {
+		return dir
+	}
+	return ""
 }
 
 // classifyRPM returns the class of a path in a yum mirror tree and, for root
@@ -142,10 +199,30 @@ func ancestors(rel string) []string {
 	return append(out, "")
 }
 
-// joinRoot joins a yum repo root and a path inside it.
+// joinRoot joins a snapshot root (a yum repo directory, a flat apt
+// repository's, "dists/<suite>") and a path inside it; the root "" is the
+// tree's top.
 func joinRoot(root, p string) string {
 	if root == "" {
 		return p
 	}
 	return root + "/" + p
+}
+
+// inRoot returns a path inside a snapshot root relative to that root: the
+// inverse of joinRoot.
+func inRoot(root, p string) string {
+	if root == "" {
+		return p
+	}
+	return strings.TrimPrefix(p, root+"/")
+}
+
+// dirOf is path.Dir, with "" for the top rather than ".", as joinRoot
+// takes it: dirOf("Packages.xz") is "", dirOf("main/binary-amd64/Packages") "main/binary-amd64".
+func dirOf(p string) string {
+	if d := path.Dir(p); d != "." {
+		return d
+	}
+	return ""
 }

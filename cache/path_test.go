@@ -1,10 +1,14 @@
 package cache
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"lazymirror/debian"
 )
 
 func TestCleanPath(t *testing.T) {
@@ -18,7 +22,18 @@ func TestCleanPath(t *testing.T) {
 		{"", "", false},
 		{"a/../b", "", true},
 		{"../etc/passwd", "", true},
-		{"a/./b", "", true},
+		{"a/./b", "a/b", false},
+		// apt asks for a flat repository's files as <base>/./<file>.
+		{"./InRelease", "InRelease", false},
+		{"/./hello_1.0_all.deb", "hello_1.0_all.deb", false},
+		{"sub/./Packages.xz", "sub/Packages.xz", false},
+		{"./", "", false},
+		{".", "", false},
+		{"a/./", "a/", false},
+		{"a/.", "a", false},
+		{"./../etc/passwd", "", true},
+		{".//a", "", true},
+		{"a/.//b", "", true},
 		{"a//b", "", true},
 		{"a//", "", true},
 		{"a/b\x00.deb", "", true},
@@ -61,6 +76,68 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classifyDeb(%q) = %v %q, want %v %q", tt.in, cls, root, tt.cls, tt.root)
 		}
 	}
+	// A flat repository ("deb URL ./", "deb URL sub/"): its root files are
+	// a snapshot root keyed by their directory; its packages are packages
+	// wherever they are; its index files are told by its Release, at run
+	// time (Cache.classify), so here they are other.
+	flat := []struct {
+		in   string
+		cls  class
+		root string
+	}{
+		{"InRelease", classRoot, ""},
+		{"Release", classRoot, ""},
+		{"Release.gpg", classRoot, ""},
+		{"sub/InRelease", classRoot, "sub"},
+		{"vendor/apt/Release.gpg", classRoot, "vendor/apt"},
+		{"hello_1.0_all.deb", classPackage, ""},
+		{"sub/hello-udeb_1.0_amd64.udeb", classPackage, ""},
+		{"sub/hello-dbgsym_1.0_amd64.ddeb", classPackage, ""},
+		{"Packages.xz", classOther, ""},
+		{"sub/Packages", classOther, ""},
+		{"by-hash/SHA256/" + strings.Repeat("b", 64), classOther, ""},
+	}
+	for _, tt := range flat {
+		if cls, root := classifyDeb(tt.in); cls != tt.cls || root != tt.root {
+			t.Errorf("flat: classifyDeb(%q) = %v %q, want %v %q", tt.in, cls, root, tt.cls, tt.root)
+		}
+	}
+	// An ordinary archive's paths keep the class they always had: nothing
+	// in or under dists/ or pool/ is a flat root, whatever its name, and
+	// the top-level files of a Debian mirror are other.
+	ordinary := []struct {
+		in   string
+		cls  class
+		root string
+	}{
+		{"README", classOther, ""},
+		{"README.html", classOther, ""},
+		{"ls-lR.gz", classOther, ""},
+		{"project/trace/master", classOther, ""},
+		{"indices/files/arch-amd64.list.gz", classOther, ""},
+		{"doc/FAQ/debian-faq.en.html", classOther, ""},
+		{"dists/InRelease", classOther, ""},
+		{"dists/Release", classOther, ""},
+		{"pool/InRelease", classOther, ""},
+		{"pool/main/Release", classOther, ""},
+		{"pool/main/h/hello/Release.gpg", classOther, ""},
+		{"dists/bookworm/Release", classRoot, "dists/bookworm"},
+		{"dists/bookworm/main/binary-amd64/Release", classIndexed, "dists/bookworm"},
+		{"dists/bookworm/main/installer-amd64/current/images/MANIFEST", classIndexed, "dists/bookworm"},
+		{"dists/bookworm/main/binary-amd64/Packages.xz", classIndexed, "dists/bookworm"},
+		{"pool/main/h/hello/hello_2.10-3_amd64.deb", classPackage, ""},
+		{"pool/main/h/hello/hello_2.10.orig.tar.gz", classOther, ""},
+		// A repo whose mirror URL is the host's top (paths under "debian/"):
+		// its dists/ is not a flat root either.
+		{"debian/dists/bookworm/InRelease", classOther, ""},
+		{"debian/dists/bookworm/main/binary-amd64/Packages.xz", classOther, ""},
+		{"debian/pool/main/h/hello/Release", classOther, ""},
+	}
+	for _, tt := range ordinary {
+		if cls, root := classifyDeb(tt.in); cls != tt.cls || root != tt.root {
+			t.Errorf("ordinary: classifyDeb(%q) = %v %q, want %v %q", tt.in, cls, root, tt.cls, tt.root)
+		}
+	}
 	rpm := []struct {
 		in   string
 		cls  class
@@ -96,6 +173,88 @@ func TestDebArchAndAncestors(t *testing.T) {
 	}
 	if got := ancestors("c.rpm"); !slices.Equal(got, []string{""}) {
 		t.Errorf("ancestors(top) = %q", got)
+	}
+}
+
+// TestFlatRootPaths: a root key "" (a flat repository at the tree's top)
+// joins, splits and names its files like any other.
+func TestFlatRootPaths(t *testing.T) {
+	suites := map[string]string{
+		"bookworm":           "dists/bookworm",
+		"bookworm-backports": "dists/bookworm-backports",
+		"./":                 "",
+		"sub/":               "sub",
+		"./sub/":             "sub",
+		"vendor/apt/":        "vendor/apt",
+	}
+	for suite, want := range suites {
+		if got := debSuiteRoot(suite); got != want {
+			t.Errorf("debSuiteRoot(%q) = %q, want %q", suite, got, want)
+		}
+	}
+	for _, tt := range []struct{ root, p, joined string }{
+		{"", "InRelease", "InRelease"},
+		{"sub", "InRelease", "sub/InRelease"},
+		{"dists/bookworm", "main/binary-amd64/Packages.xz", "dists/bookworm/main/binary-amd64/Packages.xz"},
+	} {
+		if got := joinRoot(tt.root, tt.p); got != tt.joined {
+			t.Errorf("joinRoot(%q, %q) = %q, want %q", tt.root, tt.p, got, tt.joined)
+		}
+		if got := inRoot(tt.root, tt.joined); got != tt.p {
+			t.Errorf("inRoot(%q, %q) = %q, want %q", tt.root, tt.joined, got, tt.p)
+		}
+	}
+	if got := loadedDirs("", []string{"Packages.xz"}); !slices.Equal(got, []string{""}) {
+		t.Errorf("loadedDirs of a top flat root = %q, want [\"\"]", got)
+	}
+	if got := loadedDirs("sub", []string{"sub/Packages.gz"}); !slices.Equal(got, []string{""}) {
+		t.Errorf("loadedDirs of flat root sub = %q, want [\"\"]", got)
+	}
+	if got := loadedDirs("dists/stable", []string{"dists/stable/main/binary-amd64/Packages.gz"}); !slices.Equal(got, []string{"main/binary-amd64"}) {
+		t.Errorf("loadedDirs of dists/stable = %q", got)
+	}
+	hex := strings.Repeat("c", 64)
+	for _, tt := range []struct {
+		key, p, dir string
+		ok          bool
+	}{
+		{"", "Packages.xz", "", true},
+		{"", "by-hash/SHA256/" + hex, "", true},
+		{"sub", "Packages", "", true},
+		{"", "Sources.xz", "", false},
+		{"", "other/Packages.xz", "", false}, // apt reads a flat root's own Packages only
+		{"dists/stable", "main/binary-amd64/Packages.xz", "main/binary-amd64", true},
+		{"dists/stable", "main/binary-amd64/by-hash/SHA256/" + hex, "main/binary-amd64", true},
+		{"dists/stable", "main/debian-installer/binary-amd64/Packages.xz", "", false},
+		{"dists/stable", "Packages.xz", "", false},
+	} {
+		if dir, ok := packagesDirOf(tt.key, tt.p); dir != tt.dir || ok != tt.ok {
+			t.Errorf("packagesDirOf(%q, %q) = %q, %v; want %q, %v", tt.key, tt.p, dir, ok, tt.dir, tt.ok)
+		}
+	}
+}
+
+// TestFlatDebEntries: a flat root's Release at the top lists its files
+// relative to the top, and their by-hash names beside them, with no "./"
+// or leading "/".
+func TestFlatDebEntries(t *testing.T) {
+	b := []byte("Package: a\n")
+	text := fmt.Sprintf("Date: Sat, 01 Jun 2024 00:00:00 UTC\nAcquire-By-Hash: yes\nSHA256:\n %x %d Packages\n", sha256.Sum256(b), len(b))
+	rel, err := debian.ParseRelease(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string][]string{
+		"":    {"Packages", fmt.Sprintf("by-hash/SHA256/%x", sha256.Sum256(b))},
+		"sub": {"sub/Packages", fmt.Sprintf("sub/by-hash/SHA256/%x", sha256.Sum256(b))},
+	} {
+		var got []string
+		for _, r := range debEntries(key, rel) {
+			got = append(got, r.Path)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("debEntries(%q) paths = %q, want %q", key, got, want)
+		}
 	}
 }
 

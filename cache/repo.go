@@ -83,6 +83,28 @@ func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
 	return st, nil
 }
 
+// knownRoot returns the state of root key when it has a snapshot (in
+// memory, or in the index after a restart), else nil. Unlike root, it
+// keeps no state for a directory that has none: it is asked about the
+// directories of paths no metadata describes.
+func (rs *repoState) knownRoot(idx *index.DB, key string) *rootState {
+	rs.mu.Lock()
+	st, ok := rs.roots[key]
+	rs.mu.Unlock()
+	if !ok {
+		if _, err := idx.CurrentSnapshot(rs.cfg.Name, key); err != nil {
+			return nil
+		}
+		if st, _ = rs.root(idx, key); st == nil {
+			return nil
+		}
+	}
+	if st.snap.Load() == nil {
+		return nil
+	}
+	return st
+}
+
 // known returns the roots that have a snapshot.
 func (rs *repoState) known() []*rootState {
 	rs.mu.Lock()
@@ -96,7 +118,8 @@ func (rs *repoState) known() []*rootState {
 	return out
 }
 
-// rootState is one snapshot root ("dists/bookworm", a yum repo directory).
+// rootState is one snapshot root ("dists/bookworm", a flat apt repository's
+// directory, a yum repo directory; "" is the tree's top).
 type rootState struct {
 	key  string
 	lock chan struct{} // held while refreshing or loading this root's indexes

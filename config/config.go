@@ -769,11 +769,20 @@ func (p *parser) repo(f field, name string, ttl time.Duration) (r Repo, hostNode
 		items, _ := p.list(sf.val, "suites", "bookworm, bookworm-updates")
 		for _, it := range items {
 			if s, ok := p.str(it, "suite"); ok {
-				if s == "" || strings.ContainsAny(s, " \t") || slices.Contains(strings.Split(s, "/"), "..") {
-					p.fail(it, "use a suite name such as bookworm", "repo %s: invalid suite %q", name, s)
-					continue
+				// A suite ending in "/" is a flat repository's directory
+				// (sources.list "deb URL ./"), relative to the mirror URL.
+				segs := strings.Split(strings.TrimSuffix(s, "/"), "/")
+				flat := strings.HasSuffix(s, "/")
+				switch {
+				case s == "" || strings.ContainsAny(s, " \t") || slices.Contains(segs, ".."):
+					p.fail(it, "use a suite name such as bookworm, or ./ for a flat repository", "repo %s: invalid suite %q", name, s)
+				case flat && (strings.HasPrefix(s, "/") || slices.Contains(segs, "")):
+					p.fail(it, "write a flat repository's directory relative to the mirror URL, such as ./ or sub/", "repo %s: invalid flat suite %q", name, s)
+				case flat && (slices.Contains(segs, "dists") || slices.Contains(segs, "pool")):
+					p.fail(it, "a flat repository's directory is outside dists/ and pool/; for dists/<suite>/ write the suite, such as bookworm", "repo %s: invalid flat suite %q", name, s)
+				default:
+					r.Suites = append(r.Suites, s)
 				}
-				r.Suites = append(r.Suites, s)
 			}
 		}
 	}

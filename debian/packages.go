@@ -1,6 +1,7 @@
 package debian
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -26,7 +27,9 @@ const maxPackages = 1 << 30
 type Package struct {
 	Package, Version, Architecture string
 	// Filename is the pool path, relative to the archive root
-	// ("pool/main/c/ca-certificates/ca-certificates_20230311+deb12u1_all.deb").
+	// ("pool/main/c/ca-certificates/ca-certificates_20230311+deb12u1_all.deb"),
+	// without the leading "./" of a flat repository's ("./hello_1.0_all.deb"
+	// is "hello_1.0_all.deb").
 	Filename string
 	Size     int64
 	// SHA256 is the stanza's SHA256, zero if it has none.
@@ -183,7 +186,14 @@ func (st *stanza) field(name, value []byte) error {
 		}
 		st.p.Architecture = st.arch
 	case hasFilename:
-		st.p.Filename = string(value)
+		// A flat repository's index (apt-ftparchive packages ., as
+		// dpkg-scanpackages writes it too) names its files "./name.deb",
+		// which apt asks for as <base>/./name.deb: <base>/name.deb.
+		name := value
+		for bytes.HasPrefix(name, []byte("./")) {
+			name = name[2:]
+		}
+		st.p.Filename = string(name)
 		return checkPath(st.p.Filename)
 	case hasSize:
 		var err error

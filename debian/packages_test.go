@@ -160,6 +160,27 @@ func TestSharedPoolPath(t *testing.T) {
 	}
 }
 
+// TestFlatFilename: a flat repository's "./name.deb" (apt-ftparchive
+// packages ., dpkg-scanpackages .) is the path apt asks for, "name.deb";
+// "sub/name.deb" and pool paths are kept as written.
+func TestFlatFilename(t *testing.T) {
+	for in, want := range map[string]string{
+		"./hello_1.0_all.deb":         "hello_1.0_all.deb",
+		"././hello_1.0_all.deb":       "hello_1.0_all.deb",
+		"./sub/hello_1.0_all.deb":     "sub/hello_1.0_all.deb",
+		"sub/hello_1.0_all.deb":       "sub/hello_1.0_all.deb",
+		"pool/main/h/hello/hello.deb": "pool/main/h/hello/hello.deb",
+	} {
+		var got string
+		if _, err := ParsePackages(strings.NewReader(stanzaText("Filename", in)), func(p *Package) error {
+			got = p.Filename
+			return nil
+		}); err != nil || got != want {
+			t.Errorf("Filename %q: got %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
 // stanzaText is a valid stanza with one field replaced or added.
 func stanzaText(field, value string) string {
 	fields := []string{
@@ -190,6 +211,9 @@ func TestParsePackagesHostile(t *testing.T) {
 		{"valid twice", stanzaText("Tag", "x") + "\n\n \t\n" + stanzaText("Tag", "y"), nil},
 		{"crlf", strings.ReplaceAll(stanzaText("Tag", "x"), "\n", "\r\n"), nil},
 		{"dotdot", stanzaText("Filename", "pool/../../etc/passwd"), ErrBadPath},
+		{"flat dot dotdot", stanzaText("Filename", "./../etc/passwd"), ErrBadPath},
+		{"only dot", stanzaText("Filename", "./"), ErrBadPath},
+		{"inner dot", stanzaText("Filename", "pool/./a.deb"), ErrBadPath},
 		{"absolute", stanzaText("Filename", "/etc/passwd"), ErrBadPath},
 		{"nul", stanzaText("Filename", "pool/a\x00.deb"), ErrBadPath},
 		{"backslash", stanzaText("Filename", `pool\a.deb`), ErrBadPath},
