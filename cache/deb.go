@@ -160,7 +160,7 @@ func (c *Cache) storedRelease(key string, snap *index.Snapshot) (*debian.Release
 // 100 MB for bookworm).
 func (c *Cache) loadDebFor(ctx context.Context, rs *repoState, rel string) error {
 	for _, suite := range rs.cfg.Suites {
-		if _, err := c.current(ctx, rs, debSuiteRoot(suite), false); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := c.current(ctx, rs, debian.SuiteRoot(suite), false); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}

@@ -141,19 +141,6 @@ func flatDir(dir string) bool {
 	return true
 }
 
-// debSuiteRoot returns the snapshot root of an apt suite as sources.list and
-// the configuration name it: "dists/<suite>", or for a flat repository's
-// suite (ending in "/") the directory it names, "" for "./".
-func debSuiteRoot(suite string) string {
-	if !strings.HasSuffix(suite, "/") {
-		return "dists/" + suite
-	}
-	if dir := path.Clean(suite); dir != "." {
-		return dir
-	}
-	return ""
-}
-
 // classifyRPM returns the class of a path in a yum mirror tree and, for root
 // and indexed paths, the yum repo root: the directory holding repodata/
 // ("" for the tree's top).

@@ -14,6 +14,7 @@ import (
 	"io"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 
 	"lazymirror/debian"
@@ -203,12 +204,14 @@ func getAll(ctx context.Context, g Getter, p string) ([]byte, error) {
 }
 
 // debCandidates reads dists/<suite>/InRelease (or Release) and the
-// Packages index of each component for the architectures.
+// Packages index of each component for the architectures; for a flat
+// repository's suite ("./", "sub/"), its directory's InRelease and the one
+// Packages index beside it, which holds every architecture.
 func debCandidates(ctx context.Context, g Getter, suite string, arches []string, add func(pkgspec.Candidate)) error {
-	dists := "dists/" + suite
-	b, err := getAll(ctx, g, dists+"/InRelease")
+	root := debian.SuiteRoot(suite)
+	b, err := getAll(ctx, g, path.Join(root, "InRelease"))
 	if errors.Is(err, ErrNotFound) {
-		b, err = getAll(ctx, g, dists+"/Release")
+		b, err = getAll(ctx, g, path.Join(root, "Release"))
 	}
 	if err != nil {
 		return fmt.Errorf("suite %s: %w", suite, err)
@@ -217,21 +220,27 @@ func debCandidates(ctx context.Context, g Getter, suite string, arches []string,
 	if err != nil {
 		return fmt.Errorf("suite %s: %w", suite, err)
 	}
+	wanted := func(dir string) bool {
+		if debian.IsFlatSuite(suite) {
+			return dir == ""
+		}
+		return slices.ContainsFunc(arches, func(a string) bool { return path.Base(dir) == "binary-"+a })
+	}
 	dirs := make(map[string]bool)
 	for _, f := range rel.Files {
 		dir, base := path.Split(f.Path)
-		dir = path.Clean(dir)
-		if base != "Packages" || dirs[dir] || !slices.ContainsFunc(arches, func(a string) bool { return path.Base(dir) == "binary-"+a }) {
+		dir = strings.TrimSuffix(dir, "/")
+		if base != "Packages" || dirs[dir] || !wanted(dir) {
 			continue
 		}
 		dirs[dir] = true
 		plain := f
 		var errs []error
 		for _, name := range []string{"Packages.xz", "Packages.gz", "Packages"} {
-			if _, ok := rel.Lookup(dir + "/" + name); !ok {
+			if _, ok := rel.Lookup(path.Join(dir, name)); !ok {
 				continue
 			}
-			err := readPackages(ctx, g, dists+"/"+dir+"/"+name, plain, add)
+			err := readPackages(ctx, g, path.Join(root, dir, name), plain, add)
 			if err == nil {
 				errs = nil
 				break

@@ -169,3 +169,41 @@ func TestForeignArchLines(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetchFlat: names resolve in flat repositories' suites ("./",
+// "sub/"): each one's Release is read in its own directory, and its one
+// Packages index (Filename "./x.deb", "sub/x.deb") covers every
+// architecture. Every package is fetched once, at the path apt asks for.
+func TestPrefetchFlat(t *testing.T) {
+	fixture.Require(t, "dpkg-deb", "apt-ftparchive", "gpg")
+	top := []fixture.Deb{
+		{Name: "agent-lm", Version: "1.0", Arch: "amd64", Size: 10 << 10},
+		{Name: "docs-lm", Version: "1.0", Arch: "all", Size: 10 << 10},
+	}
+	sub := []fixture.Deb{{Name: "tool-lm", Version: "2.0", Arch: "amd64", Size: 10 << 10}}
+	arc := t.TempDir()
+	key := fixture.NewKey(t)
+	paths := fixture.FlatRepo(t, arc, key, fixture.FlatSuite{Debs: top})
+	for k, p := range fixture.FlatRepo(t, arc, key, fixture.FlatSuite{Dir: "sub", Debs: sub}) {
+		paths[k] = p
+	}
+	m := fixture.NewMirror(t, arc, "/vendor/")
+	c := newCache(t, t.TempDir(), "repos:\n  vendor: {type: deb, mirrors: ["+m.URL()+"]}\n")
+	specs, errs := pkgspec.Parse(strings.NewReader("agent-lm\ndocs-lm\ntool-lm\n"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	opts := Options{Kind: pkgspec.Deb, Roots: []string{"./", "sub/"}, Arches: []string{"amd64", "all"}, Jobs: 2}
+	res, err := Run(context.Background(), CacheGetter{Cache: c, Repo: "vendor"}, specs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.NotFound) > 0 || len(res.Failed) > 0 || len(res.Fetched) != 3 {
+		t.Fatalf("fetched %v, not found %v, failed %v; want all three", names(res.Fetched), res.NotFound, res.Failed)
+	}
+	for _, d := range append(top, sub...) {
+		if n := m.Requests(paths[d.Key()]); n != 1 {
+			t.Errorf("%s (%s) fetched upstream %d times, want 1", d.Name, paths[d.Key()], n)
+		}
+	}
+}

@@ -35,9 +35,10 @@ Each line is one package, in any of the forms you have at hand:
   bash-5.2.26-3.fc40.x86_64             rpm -qa
 Comments (#) and blank lines are ignored; lists may mix forms.
 
-Names are resolved in the suites given by --suite (apt: "bookworm"; yum: the
-repo directory inside the mirror tree, e.g. "releases/40/Everything/x86_64/os"),
-default the repo's configured suites. With a running server on the data
+Names are resolved in the suites given by --suite (apt: "bookworm", or "./"
+and "sub/" for flat repositories; yum: the repo directory inside the mirror
+tree, e.g. "releases/40/Everything/x86_64/os"), default the repo's configured
+suites. With a running server on the data
 directory, prefetch goes through it; otherwise it works on the data
 directory itself. Interrupting it loses nothing already fetched; running it
 again fetches only what is missing.
