@@ -369,8 +369,8 @@ func (c *Cache) openIndexed(ctx context.Context, rs *repoState, root string, req
 // client was given implies; ok is false when that root does not list the
 // path (older by-hash names are in the index) or cannot be read.
 func (c *Cache) clientEntry(rs *repoState, root string, req Request) (index.Entry, bool) {
-	st, err := rs.root(c.idx, root)
-	if err != nil {
+	st := rs.knownRoot(c.idx, root)
+	if st == nil {
 		return index.Entry{}, false
 	}
 	snap := st.forClient(req.Client, c.now())

@@ -296,8 +296,8 @@ func (c *Cache) preload(rs *repoState, rel string) {
 	if !ok {
 		return
 	}
-	st, err := rs.root(c.idx, key)
-	if err != nil {
+	st := rs.knownRoot(c.idx, key)
+	if st == nil {
 		return
 	}
 	if snap := st.snap.Load(); snap == nil || slices.Contains(loadedDirs(key, snap.Loaded), dir) {

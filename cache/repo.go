@@ -36,6 +36,8 @@ const (
 	refreshTimeout = 5 * time.Minute
 	// absentRootTTL is how long a directory found to hold no yum repo is not probed again.
 	absentRootTTL = 5 * time.Minute
+	// maxAbsent bounds how many such directories a repo remembers.
+	maxAbsent = 4096
 	// stickyFor is how long a client's companion requests (Release.gpg,
 	// repomd.xml.asc) are served from the snapshot it was last given.
 	stickyFor = 2 * time.Minute
@@ -81,6 +83,44 @@ func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
 	}
 	rs.roots[key] = st
 	return st, nil
+}
+
+// markAbsent remembers that dir holds no yum repo (see absentRootTTL).
+// At maxAbsent directories it drops the expired ones, and all of them if
+// none has expired: forgetting costs a probe, remembering without bound
+// would let clients that ask for made-up paths grow the map for ever.
+func (rs *repoState) markAbsent(dir string, now time.Time) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.absent) >= maxAbsent {
+		for d, at := range rs.absent {
+			if now.Sub(at) >= absentRootTTL {
+				delete(rs.absent, d)
+			}
+		}
+		if len(rs.absent) >= maxAbsent {
+			clear(rs.absent)
+		}
+	}
+	rs.absent[dir] = now
+}
+
+// holds reports whether st is the state of its root.
+func (rs *repoState) holds(st *rootState) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.roots[st.key] == st
+}
+
+// forget drops st, a root with no snapshot, so that roots no mirror has
+// take no memory. Call with st's lock held: a request waiting for it then
+// finds st dropped (holds is false) and starts again.
+func (rs *repoState) forget(st *rootState) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.roots[st.key] == st && st.snap.Load() == nil {
+		delete(rs.roots, st.key)
+	}
 }
 
 // knownRoot returns the state of root key when it has a snapshot (in
@@ -255,32 +295,53 @@ func (c *Cache) rootEntries(rs *repoState, key string, snap *index.Snapshot) ([]
 // it is older than the repo's TTL or the client asked for revalidation.
 // When upstream cannot be reached, a stale snapshot is served.
 func (c *Cache) current(ctx context.Context, rs *repoState, key string, revalidate bool) (*index.Snapshot, error) {
-	st, err := rs.root(c.idx, key)
-	if err != nil {
-		return nil, err
+	for {
+		st, err := rs.root(c.idx, key)
+		if err != nil {
+			return nil, err
+		}
+		if snap := st.snap.Load(); snap != nil && c.fresh(rs, snap, revalidate) {
+			return snap, nil
+		}
+		if err := st.acquire(ctx); err != nil {
+			return nil, err
+		}
+		snap, dropped, err := c.currentLocked(ctx, rs, st, revalidate)
+		st.unlock()
+		if !dropped {
+			return snap, err
+		}
 	}
-	if snap := st.snap.Load(); snap != nil && c.fresh(rs, snap, revalidate) {
-		return snap, nil
+}
+
+// currentLocked is current for st, whose lock the caller holds. dropped
+// reports that st was forgotten while the caller waited for the lock
+// (see repoState.forget): the caller starts again with the root's new
+// state.
+func (c *Cache) currentLocked(ctx context.Context, rs *repoState, st *rootState, revalidate bool) (snap *index.Snapshot, dropped bool, err error) {
+	if !rs.holds(st) {
+		return nil, true, nil
 	}
-	if err := st.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer st.unlock()
 	cur := st.snap.Load()
 	if cur != nil && c.fresh(rs, cur, revalidate) {
-		return cur, nil // refreshed while this request waited
+		return cur, false, nil // refreshed while this request waited
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 	defer cancel()
-	snap, err := c.refresh(rctx, rs, st, cur)
-	if err != nil {
-		if cur != nil && ctx.Err() == nil {
-			c.log.Warn("metadata refresh failed; serving the current snapshot", "repo", rs.cfg.Name, "root", key, "err", err)
-			return cur, nil
-		}
-		return nil, err
+	snap, err = c.refresh(rctx, rs, st, cur)
+	switch {
+	case err == nil:
+		return snap, false, nil
+	case cur != nil && ctx.Err() == nil:
+		c.log.Warn("metadata refresh failed; serving the current snapshot", "repo", rs.cfg.Name, "root", st.key, "err", err)
+		return cur, false, nil
+	case cur == nil:
+		// A root no mirror gave us (a suite that does not exist, any
+		// "<dir>/InRelease" a client makes up) keeps no state: a client
+		// cannot grow the map without bound.
+		rs.forget(st)
 	}
-	return snap, nil
+	return nil, false, err
 }
 
 func (c *Cache) fresh(rs *repoState, snap *index.Snapshot, revalidate bool) bool {

@@ -126,11 +126,8 @@ func (c *Cache) loadRPMFor(ctx context.Context, rs *repoState, rel string) error
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, ErrNotFound):
-			rs.mu.Lock()
-			rs.absent[dir] = c.now()
-			delete(rs.roots, dir)
-			rs.mu.Unlock()
+		case errors.Is(err, ErrNotFound): // current forgot its state
+			rs.markAbsent(dir, c.now())
 		default:
 			return err
 		}

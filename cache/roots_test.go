@@ -1,0 +1,103 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"lazymirror/config"
+	"lazymirror/index"
+	"lazymirror/internal/fixture"
+	"lazymirror/store"
+)
+
+// TestUnknownRootsKeepNoState: roots no mirror has (made-up suites, any
+// "<dir>/InRelease" a client asks for) are answered 404 and leave no state
+// behind, so a client cannot grow the cache's memory without bound; a
+// real suite's root keeps its state and snapshot.
+func TestUnknownRootsKeepNoState(t *testing.T) {
+	fixture.Require(t, "dpkg-deb", "apt-ftparchive")
+	arc := t.TempDir()
+	fixture.AptRepo(t, arc, nil, "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{{Name: "a-lm", Version: "1.0", Arch: "amd64", Size: 1 << 10}}})
+	m := fixture.NewMirror(t, arc, "/debian/")
+	cfg, err := config.Parse("test.yaml", []byte("repos:\n  debian: {type: deb, mirrors: ["+m.URL()+"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	c, err := New(context.Background(), Options{Store: st, Index: idx, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	open := func(p string) error {
+		o, err := c.Open(context.Background(), Request{Repo: "debian", Path: p})
+		if err == nil {
+			err = o.Wait(context.Background())
+			o.Close()
+		}
+		return err
+	}
+	for i := range 50 {
+		for _, p := range []string{
+			fmt.Sprintf("dists/nosuch-%d/InRelease", i),
+			fmt.Sprintf("dists/nosuch-%d/main/binary-amd64/Packages.xz", i),
+			fmt.Sprintf("vendor-%d/InRelease", i),
+			fmt.Sprintf("vendor-%d/sub/Release.gpg", i),
+		} {
+			if err := open(p); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("%s: %v, want ErrNotFound", p, err)
+			}
+		}
+	}
+	if err := open("dists/stable/Release"); err != nil {
+		t.Fatal(err)
+	}
+	rs := c.repos["debian"]
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.roots) != 1 || rs.roots["dists/stable"] == nil || rs.roots["dists/stable"].snap.Load() == nil {
+		keys := make([]string, 0, len(rs.roots))
+		for k := range rs.roots {
+			keys = append(keys, k)
+		}
+		t.Errorf("root states after 200 requests for roots no mirror has: %d (%q), want only dists/stable's, with its snapshot", len(keys), keys)
+	}
+}
+
+// TestMarkAbsentBounded: the directories found to hold no yum repo stay
+// under maxAbsent however many a client makes up; expired ones go first.
+func TestMarkAbsentBounded(t *testing.T) {
+	rs := newRepoState(&config.Repo{Name: "fedora", Type: config.RPM}, nil)
+	start := time.Unix(1e9, 0)
+	for i := range maxAbsent - 1 {
+		rs.markAbsent(fmt.Sprint("old/", i), start)
+	}
+	later := start.Add(absentRootTTL)
+	rs.markAbsent("fresh/0", later)
+	rs.markAbsent("fresh/1", later) // at the bound: every old one has expired
+	if len(rs.absent) != 2 {
+		t.Errorf("%d remembered after the expired were dropped, want 2", len(rs.absent))
+	}
+	for i := range 3 * maxAbsent {
+		rs.markAbsent(fmt.Sprint("new/", i), later)
+		if len(rs.absent) > maxAbsent {
+			t.Fatalf("%d directories remembered, more than %d", len(rs.absent), maxAbsent)
+		}
+	}
+	if _, ok := rs.absent[fmt.Sprint("new/", 3*maxAbsent-1)]; !ok {
+		t.Error("the latest directory is not remembered")
+	}
+}
