@@ -502,7 +502,10 @@ type RepoStats struct {
 	Requests, Hits, Misses int64
 	// FetchedBytes is what was read from upstream mirrors; ServedBytes what was sent to clients.
 	FetchedBytes, ServedBytes int64
-	Mirrors                   []upstream.MirrorStatus
+	// ProbeWaiters is how many requests wait now for a mirror's probe
+	// (every breaker open, each probe in flight).
+	ProbeWaiters int
+	Mirrors      []upstream.MirrorStatus
 }
 
 // Stats returns every repo's figures, in configured order.
@@ -517,6 +520,7 @@ func (c *Cache) Stats() []RepoStats {
 			Misses:       rs.counters.misses.Load(),
 			FetchedBytes: rs.counters.fetched.Load(),
 			ServedBytes:  rs.counters.served.Load(),
+			ProbeWaiters: rs.pool.Waiting(),
 			Mirrors:      rs.pool.Status(),
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"lazymirror/checksum"
 	"lazymirror/index"
@@ -124,14 +125,33 @@ func (c *Cache) download(ctx context.Context, f *flight, spec fetchSpec) (held c
 // to ask: every breaker is open and its probe in flight.
 var errNoCandidate = fmt.Errorf("every mirror's breaker is open and its probe in flight: %w", upstream.ErrBreakerOpen)
 
+// probeWait bounds how long a request with no mirror to ask waits for a
+// probe in flight to settle (see candidates).
+const probeWait = 30 * time.Second
+
+// candidates returns the mirrors of pool to try, in order, and nil errs,
+// or no mirror and errs saying why. With no candidate (every breaker
+// open, its probe in flight) it waits, up to probeWait, for a probe to
+// settle and asks again: with one mirror, the requests that come during
+// its probe then follow the probe's outcome instead of failing at once.
+func candidates(ctx context.Context, pool *upstream.Pool) (mirrors []*upstream.Mirror, errs []error) {
+	if mirrors = pool.Candidates(); len(mirrors) > 0 {
+		return mirrors, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, probeWait)
+	defer cancel()
+	if pool.WaitProbe(wctx) == nil {
+		if mirrors = pool.Candidates(); len(mirrors) > 0 {
+			return mirrors, nil
+		}
+	}
+	return nil, []error{errNoCandidate}
+}
+
 // fetch tries each candidate mirror in turn.
 func (c *Cache) fetch(ctx context.Context, f *flight, spec fetchSpec) (checksum.Digest, int64, error) {
-	var errs []error
 	notFound := 0
-	mirrors := spec.rs.pool.Candidates()
-	if len(mirrors) == 0 {
-		errs = append(errs, errNoCandidate)
-	}
+	mirrors, errs := candidates(ctx, spec.rs.pool)
 	for _, m := range mirrors {
 		d, size, err := c.attempt(ctx, f, spec, m)
 		if err == nil {

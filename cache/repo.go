@@ -370,12 +370,8 @@ func (c *Cache) refresh(ctx context.Context, rs *repoState, st *rootState, cur *
 // root past its Valid-Until is passed over for the next mirror's, and when
 // no mirror had a better one the error wraps errExpired.
 func (c *Cache) refreshFrom(ctx context.Context, rs *repoState, st *rootState, cur *index.Snapshot, expiredOK bool) (*index.Snapshot, error) {
-	var errs []error
 	notFound, stale, expired := 0, 0, 0
-	mirrors := rs.pool.Candidates()
-	if len(mirrors) == 0 {
-		errs = append(errs, errNoCandidate)
-	}
+	mirrors, errs := candidates(ctx, rs.pool)
 	for _, m := range mirrors {
 		var (
 			snap *index.Snapshot

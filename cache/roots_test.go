@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"lazymirror/index"
 	"lazymirror/internal/fixture"
 	"lazymirror/store"
+	"lazymirror/upstream"
 )
 
 // TestUnknownRootsKeepNoState: roots no mirror has (made-up suites, any
@@ -99,5 +103,60 @@ func TestMarkAbsentBounded(t *testing.T) {
 	}
 	if _, ok := rs.absent[fmt.Sprint("new/", 3*maxAbsent-1)]; !ok {
 		t.Error("the latest directory is not remembered")
+	}
+}
+
+// TestCandidatesWaitForProbe: a repo's one mirror has its breaker open and
+// its probe held. A caller who gives up while waiting gets errNoCandidate
+// (which wraps upstream.ErrBreakerOpen); one who waits gets the mirror
+// back once the probe succeeded.
+func TestCandidatesWaitForProbe(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("bytes of f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := fixture.NewMirror(t, dir, "/m/")
+	base, err := url.Parse(m.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := upstream.NewPool("r", []*url.URL{base}, upstream.Options{BreakerFailures: 1, BreakerCooldown: time.Hour})
+	ctx := context.Background()
+	resp, err := pool.Get(ctx, pool.Candidates()[0], "f", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	pool.Failure(resp, errors.New("reset")) // opens the breaker
+	gate := make(chan struct{})
+	m.SetFault("f", fixture.Fault{Gate: gate, FirstBytes: 1})
+	probe, err := pool.Get(ctx, pool.Candidates()[0], "f", nil)
+	if err != nil {
+		close(gate)
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if got, errs := candidates(gone, pool); len(got) != 0 || len(errs) != 1 || !errors.Is(errs[0], upstream.ErrBreakerOpen) {
+		t.Errorf("candidates during the probe, caller gone = %v, %v; want none and errNoCandidate", got, errs)
+	}
+	type result struct {
+		mirrors []*upstream.Mirror
+		errs    []error
+	}
+	waited := make(chan result, 1)
+	go func() {
+		got, errs := candidates(ctx, pool)
+		waited <- result{got, errs}
+	}()
+	close(gate)
+	if _, err := io.Copy(io.Discard, probe.Body); err != nil {
+		t.Fatal(err)
+	}
+	probe.Body.Close()
+	n, d := probe.Transferred()
+	pool.Success(probe, n, d)
+	if r := <-waited; len(r.mirrors) != 1 || r.errs != nil {
+		t.Errorf("candidates waiting for the probe = %v, %v; want the mirror", r.mirrors, r.errs)
 	}
 }

@@ -2,18 +2,16 @@ package server_test
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"lazymirror/cache"
 	"lazymirror/internal/fixture"
-	"lazymirror/upstream"
 )
 
 // TestConcurrentFirstRequests: 32 clients ask at once for a package nobody
@@ -229,9 +227,9 @@ func TestCorruptStreamNeverCompletes(t *testing.T) {
 // TestProbeInFlight: a repository's one mirror fails twice in a row
 // (breaker_failures: 2), so its breaker opens as each failure reaches the
 // client, before the client's next request. The next miss is the mirror's
-// probe; while the probe is held, another miss has no mirror to ask and
-// fails at once, saying why, without asking the mirror. Once the probe
-// succeeds the breaker closes and that miss is served.
+// probe; a miss that comes while the probe is held has no mirror to ask
+// and waits for the probe rather than failing: once the probe succeeds,
+// the breaker closes and that miss is served too.
 func TestProbeInFlight(t *testing.T) {
 	arc := newAptArchive(t)
 	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
@@ -258,7 +256,6 @@ func TestProbeInFlight(t *testing.T) {
 	big := arc.stable[2].Pool()
 	gate := make(chan struct{})
 	arc.a.SetFault(big, fixture.Fault{Gate: gate, FirstBytes: 256 << 10})
-	probe := make(chan error, 1)
 	resp, err := http.Get(h.URL("debian") + "/" + big)
 	if err != nil {
 		t.Fatal(err)
@@ -268,33 +265,52 @@ func TestProbeInFlight(t *testing.T) {
 		close(gate)
 		t.Fatal(err)
 	}
+	probe := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(io.Discard, resp.Body)
 		probe <- err
 	}()
-
 	other := arc.stable[3].Pool()
-	o, err := h.cache.Open(t.Context(), cache.Request{Repo: "debian", Path: other})
-	if err == nil {
-		err = o.Wait(t.Context())
-		o.Close()
+	want, err := os.ReadFile(filepath.Join(arc.dir, other))
+	if err != nil {
+		close(gate)
+		t.Fatal(err)
 	}
-	if !errors.Is(err, cache.ErrUpstream) || !errors.Is(err, upstream.ErrBreakerOpen) {
-		t.Errorf("a miss while the only mirror's probe is held: %v, want ErrUpstream wrapping ErrBreakerOpen", err)
+	type result struct {
+		code int
+		body []byte
 	}
-	if n := arc.a.Requests(other); n != 0 {
-		t.Errorf("the mirror was asked for %s %d times during its probe", other, n)
+	during := make(chan result, 1)
+	go func() {
+		code, body, _ := h.get(h.URL("debian")+"/"+other, nil)
+		during <- result{code, body}
+	}()
+	// The probe is held until that request waits for it: shown in stats
+	// and in /metrics.
+	for deadline := time.Now().Add(time.Minute); h.cache.Stats()[0].ProbeWaiters != 1; runtime.Gosched() {
+		select {
+		case r := <-during:
+			close(gate)
+			t.Fatalf("%s asked for during the probe ended before it (status %d) instead of waiting for it", other, r.code)
+		default:
+		}
+		if time.Now().After(deadline) { // a watchdog, not synchronisation
+			close(gate)
+			t.Fatal("no request waits for the probe")
+		}
+	}
+	if _, body, _ := h.get(h.base+"/metrics", nil); !bytes.Contains(body, []byte(`lazymirror_probe_waiters{repo="debian"} 1`)) {
+		t.Errorf("/metrics does not show the request waiting for the probe")
 	}
 	close(gate)
 	if err := <-probe; err != nil {
 		t.Fatalf("the probe's response: %v", err)
 	}
-	want, err := os.ReadFile(filepath.Join(arc.dir, other))
-	if err != nil {
-		t.Fatal(err)
+	if r := <-during; r.code != http.StatusOK || !bytes.Equal(r.body, want) {
+		t.Errorf("%s asked for during the probe: status %d, %d bytes; want 200 and the package", other, r.code, len(r.body))
 	}
-	if code, body, _ := h.get(h.URL("debian")+"/"+other, nil); code != http.StatusOK || !bytes.Equal(body, want) {
-		t.Errorf("%s after the probe: status %d, %d bytes", other, code, len(body))
+	if n := arc.a.Requests(other); n != 1 {
+		t.Errorf("upstream requests for %s = %d, want 1", other, n)
 	}
 	if s := state(); s != "closed" {
 		t.Errorf("breaker %q after the probe succeeded, want closed", s)

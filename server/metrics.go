@@ -59,6 +59,7 @@ var (
 	descInFlight       = prometheus.NewDesc("lazymirror_downloads_in_flight", "Upstream downloads running now.", nil, nil)
 	descBreaker        = prometheus.NewDesc("lazymirror_mirror_breaker_open", "1 when a mirror's circuit breaker is open or half-open.", []string{"repo", "mirror"}, nil)
 	descMirrorFailures = prometheus.NewDesc("lazymirror_mirror_failures_total", "Failed transfers from a mirror.", []string{"repo", "mirror"}, nil)
+	descProbeWaiters   = prometheus.NewDesc("lazymirror_probe_waiters", "Requests waiting for a mirror's probe: every breaker of the repo is open, each probe in flight.", []string{"repo"}, nil)
 )
 
 func (cc cacheCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -66,12 +67,14 @@ func (cc cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descInFlight
 	ch <- descBreaker
 	ch <- descMirrorFailures
+	ch <- descProbeWaiters
 }
 
 func (cc cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(cc.c.InFlight()))
 	for _, rs := range cc.c.Stats() {
 		ch <- prometheus.MustNewConstMetric(descFetched, prometheus.CounterValue, float64(rs.FetchedBytes), rs.Repo)
+		ch <- prometheus.MustNewConstMetric(descProbeWaiters, prometheus.GaugeValue, float64(rs.ProbeWaiters), rs.Repo)
 		for _, ms := range rs.Mirrors {
 			open := 0.0
 			if ms.State != "closed" {

@@ -204,7 +204,9 @@ type Pool struct {
 	client  *http.Client
 	mirrors []*Mirror // configured order
 
-	mu sync.Mutex // guards every Mirror's state
+	mu      sync.Mutex    // guards every Mirror's state, and settled
+	settled chan struct{} // closed (and set to nil) when a probe settles; nil: nobody waits
+	waiting int           // callers in WaitProbe
 }
 
 // Mirror is one upstream base URL of a repository.
@@ -393,6 +395,7 @@ func (p *Pool) Success(r *Response, n int64, d time.Duration) {
 	}
 	m.s.consecutive = 0
 	m.s.open, m.s.probe = false, 0
+	p.probeSettled()
 }
 
 func ewma(avg, sample float64) float64 {
@@ -447,6 +450,7 @@ func (p *Pool) fail(m *Mirror, probe bool, err error) {
 	if probe || !m.s.open && m.s.consecutive >= p.opts.BreakerFailures {
 		m.s.open, m.s.probe = true, 0
 		m.s.openedAt = p.opts.Now()
+		p.probeSettled()
 	}
 }
 
@@ -464,7 +468,55 @@ func (p *Pool) Neutral(r *Response) {
 func (p *Pool) neutral(m *Mirror, ticket uint64) {
 	if isProbe(m, ticket) {
 		m.s.probe = 0
+		p.probeSettled()
 	}
+}
+
+// probeSettled wakes the callers of WaitProbe. p.mu must be held.
+func (p *Pool) probeSettled() {
+	if p.settled != nil {
+		close(p.settled)
+		p.settled = nil
+	}
+}
+
+// WaitProbe waits until a probe in flight settles, so that a caller who
+// found no candidate (every mirror's breaker open, its probe in flight)
+// can ask Candidates again and follow the probe's outcome instead of
+// failing at once; a repository with one mirror has no other to try. It
+// returns nil at once when no probe is in flight, and ctx's error when
+// ctx ends first.
+func (p *Pool) WaitProbe(ctx context.Context) error {
+	p.mu.Lock()
+	inFlight := slices.ContainsFunc(p.mirrors, func(m *Mirror) bool { return m.s.probe != 0 })
+	if !inFlight {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.settled == nil {
+		p.settled = make(chan struct{})
+	}
+	ch := p.settled
+	p.waiting++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.waiting--
+		p.mu.Unlock()
+	}()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Waiting returns how many callers wait in WaitProbe now.
+func (p *Pool) Waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiting
 }
 
 // MirrorStatus is a snapshot of one mirror's state for stats and the status

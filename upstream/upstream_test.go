@@ -1130,3 +1130,45 @@ func TestAnswerKeepsConnection(t *testing.T) {
 		t.Errorf("6 requests took %d connections, want 1", n)
 	}
 }
+
+// TestWaitProbe: with the one mirror's probe in flight (no candidate),
+// WaitProbe blocks until the probe settles or the caller gives up, and
+// returns at once when no probe is in flight; after the probe's success
+// the mirror is a candidate again.
+func TestWaitProbe(t *testing.T) {
+	clk := newClock()
+	a := newHoldServer(t)
+	p := newPool(t, Options{BreakerFailures: 1, BreakerCooldown: time.Minute, Now: clk.Now}, a.URL)
+	ma := p.Candidates()[0]
+	if err := p.WaitProbe(context.Background()); err != nil {
+		t.Fatalf("WaitProbe with no probe in flight = %v", err)
+	}
+	p.Failure(closedRequest(ma), errors.New("reset"))
+	resp, err := p.Get(context.Background(), ma, "hold", nil) // the probe
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Candidates(); len(got) != 0 {
+		t.Fatalf("Candidates() during the only mirror's probe = %v, want none", got)
+	}
+	// Blocked: only the caller giving up ends the wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() { gaveUp <- p.WaitProbe(ctx) }()
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitProbe while the probe is held, caller gone = %v, want context.Canceled", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- p.WaitProbe(context.Background()) }()
+	a.release <- struct{}{}
+	readAll(t, resp)
+	n, d := resp.Transferred()
+	p.Success(resp, n, d)
+	if err := <-waited; err != nil {
+		t.Fatalf("WaitProbe after the probe settled = %v", err)
+	}
+	if got := p.Candidates(); !slices.Equal(got, []*Mirror{ma}) {
+		t.Fatalf("Candidates() after the probe's success = %v, want %v", got, ma)
+	}
+}
