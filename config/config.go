@@ -33,9 +33,11 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -171,11 +173,24 @@ func (c *Config) RepoForHost(host string) (*Repo, bool) {
 	return nil, false
 }
 
-// Load reads the file at path and parses it with Parse.
+// maxConfigBytes bounds the size of a configuration file Load reads. A
+// config for hundreds of repos is tens of kilobytes.
+const maxConfigBytes = 1 << 20
+
+// Load reads the file at path (at most maxConfigBytes) and parses it with
+// Parse.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d KiB", maxConfigBytes>>10), Fix: "is this the configuration file? lazymirror's is a short YAML file"}
 	}
 	return Parse(path, data)
 }
@@ -189,7 +204,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	c.Path = path
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, p.yamlError(err)
+		return nil, p.yamlError(err, data)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return c, nil // an empty file: all defaults
@@ -247,14 +262,43 @@ func (p *parser) fail(n *yaml.Node, fix, format string, args ...any) {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into an *Error.
-func (p *parser) yamlError(err error) error {
+func (p *parser) yamlError(err error, data []byte) error {
 	e := &Error{File: p.file, Msg: err.Error(), Fix: "check the indentation and quoting near that line"}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Column = 1
 		e.Msg = "invalid YAML: " + m[2]
 	}
+	if m := yamlAnchor.FindStringSubmatch(err.Error()); m != nil {
+		// yaml.v3 gives no position for an alias to no anchor: find it.
+		e.Line, e.Column = aliasPosition(data, m[1])
+		e.Msg = fmt.Sprintf("invalid YAML: alias *%s names no anchor", m[1])
+		e.Fix = fmt.Sprintf("define it above with &%s (an anchor must come before its aliases), or correct the name", m[1])
+	}
 	return e
+}
+
+// yamlAnchor matches yaml.v3's error for an alias to no anchor.
+var yamlAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+
+// aliasPosition returns the line and column (from 1) of the first alias
+// *name in data, or 0, 0: an occurrence followed by a character that may
+// continue an anchor name is another name's.
+func aliasPosition(data []byte, name string) (line, col int) {
+	tok := []byte("*" + name)
+	for off := 0; ; {
+		i := bytes.Index(data[off:], tok)
+		if i < 0 {
+			return 0, 0
+		}
+		i += off
+		end := i + len(tok)
+		if end == len(data) || bytes.IndexByte([]byte(" \t\r\n,[]{}"), data[end]) >= 0 {
+			before := data[:i]
+			return bytes.Count(before, []byte("\n")) + 1, i - (bytes.LastIndexByte(before, '\n') + 1) + 1
+		}
+		off = end
+	}
 }
 
 // field is one key of a mapping: its key node (for positions) and value.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -51,6 +52,30 @@ func TestLoadMissing(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+// TestLoadTooLarge: a file past maxConfigBytes (a log or an image given
+// by mistake) is refused before it is parsed, naming the file; one at the
+// limit is parsed.
+func TestLoadTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	comment := func(n int) []byte { return append([]byte("#"), bytes.Repeat([]byte("x"), n-2)...) }
+	at := filepath.Join(dir, "at.yaml")
+	if err := os.WriteFile(at, append(comment(maxConfigBytes), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(at); err != nil {
+		t.Errorf("Load of a %d-byte file: %v", maxConfigBytes, err)
+	}
+	over := filepath.Join(dir, "over.yaml")
+	if err := os.WriteFile(over, append(comment(maxConfigBytes+1), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(over)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.File != over || !strings.Contains(ce.Msg, "larger than") {
+		t.Errorf("Load of a %d-byte file = %v, want a config error naming it", maxConfigBytes+1, err)
 	}
 }
 
@@ -275,6 +300,8 @@ func TestParseErrors(t *testing.T) {
 		{"eviction unknown", "eviction: lfu\n", `x.yaml:1:11: unknown eviction policy "lfu"`, "lfuda"},
 		{"not a mapping", "- a\n- b\n", "x.yaml:1:1: the configuration must be a mapping, got a list", "key: value"},
 		{"yaml syntax", "listen: :80\n  bad: indent\n", "x.yaml:2:1: invalid YAML: mapping values are not allowed in this context", "indentation"},
+		{"alias to no anchor", "x-d: &deb {type: deb}\nrepos:\n  d: {<<: *debian, mirrors: [*deb, *de]}\n", "x.yaml:3:11: invalid YAML: alias *debian names no anchor", "&debian"},
+		{"alias to no anchor, a longer name first", "x-ab: &ab 1\nrepos:\n  d: [*ab, *a]\n", "x.yaml:3:12: invalid YAML: alias *a names no anchor", "&a"},
 		{"merge of a string", "repos:\n  d:\n    <<: text\n", `x.yaml:3:9: "<<" in repo d must merge a mapping or a list of mappings, got the string "text"`, "<<: *name"},
 		{"merge of an alias to a string: at the alias", "x-s: &s text\nrepos:\n  d: {<<: *s}\n", `x.yaml:3:11: "<<" in repo d must merge a mapping or a list of mappings, got the string "text"`, "<<: [*a, *b]"},
 		{"merge list item not a mapping", "x-d: &d {type: deb}\nx-l: &l [http://a/]\nrepos:\n  d: {<<: [*d, *l]}\n", `x.yaml:4:16: "<<" in repo d must merge a mapping, got a list`, "<<: *name"},
