@@ -22,7 +22,9 @@
 // the store creates (its own tree at Open, a fan-out directory, a quarantine
 // directory) has its parent fsynced right after, so that a power loss cannot
 // take a directory, and the durable blobs in it, away; finding a directory
-// already there costs no fsync. Nothing under blobs/ is ever written in
+// already there costs no fsync, except at Open, which syncs the parents of
+// the store's tree and of the fan-out directories once (a process killed
+// between a mkdir and that fsync left one there, not yet durable). Nothing under blobs/ is ever written in
 // place, so a process killed at any instant leaves either the whole blob or
 // nothing visible under blobs/; what it leaves in tmp/ is removed by the
 // next Open. That sweep is safe only because Open first takes an exclusive,
@@ -127,11 +129,22 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// init creates blobs/sha256 and tmp (durably) and sweeps tmp. Call only with
-// the lock held.
+// init creates blobs/sha256 and tmp (durably), syncs the directories that
+// hold the store's tree and its fan-out directories, and sweeps tmp. Call
+// only with the lock held.
 func (s *Store) init() error {
 	for _, d := range []string{s.blobs, s.tmp} {
 		if _, err := mkdirAllDurable(d); err != nil {
+			return fmt.Errorf("open store %s: %w", s.root, err)
+		}
+	}
+	// A process killed between a mkdir and the fsync of its parent leaves
+	// a directory that is there but not durable; finding it there, nothing
+	// would sync it again, and a power loss could take it, with blobs
+	// committed into it since. One fsync of each parent at Open covers
+	// every such directory: four fsyncs a start.
+	for _, d := range []string{filepath.Dir(s.root), s.root, filepath.Dir(s.blobs), s.blobs} {
+		if err := syncDir(d); err != nil {
 			return fmt.Errorf("open store %s: %w", s.root, err)
 		}
 	}
