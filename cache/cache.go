@@ -137,7 +137,11 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 			Transport:       opts.Transport,
 			UserAgent:       "lazymirror",
 		})
-		c.repos[r.Name] = newRepoState(r, pool)
+		rs := newRepoState(r, pool)
+		if err := rs.loadFlat(opts.Index); err != nil {
+			return nil, fmt.Errorf("repo %s: %w", r.Name, err)
+		}
+		c.repos[r.Name] = rs
 	}
 	return c, nil
 }

@@ -360,9 +360,12 @@ func flatPackagesDirs(rel *debian.Release) []string {
 // mirror's README or ls-lR.gz, a file beside a flat Release that it does
 // not list.
 func (c *Cache) flatListing(rs *repoState, rel string) (key string, ok bool) {
+	if !rs.anyFlat.Load() {
+		return "", false // the common case, on a hit's path
+	}
 	nearest, found := "", false
 	for _, dir := range ancestors(rel) {
-		if !flatDir(dir) {
+		if !rs.hasFlat(dir) || !flatDir(dir) {
 			continue
 		}
 		st := rs.knownRoot(c.idx, dir)

@@ -90,9 +90,15 @@ func (c class) String() string {
 	return "other"
 }
 
-// debRootFiles are the files of dists/<suite>/ (or of a flat repository's
-// directory) that make a Debian snapshot.
-var debRootFiles = map[string]bool{"InRelease": true, "Release": true, "Release.gpg": true}
+// isDebRootFile reports whether name is one of the files of dists/<suite>/
+// (or of a flat repository's directory) that make a Debian snapshot.
+func isDebRootFile(name string) bool {
+	switch name {
+	case "InRelease", "Release", "Release.gpg":
+		return true
+	}
+	return false
+}
 
 // rpmRootFiles are the files of <root>/repodata/ that make a yum snapshot.
 var rpmRootFiles = map[string]bool{"repomd.xml": true, "repomd.xml.asc": true, "repomd.xml.key": true}
@@ -112,13 +118,13 @@ func classifyDeb(rel string) (class, string) {
 			return classOther, ""
 		}
 		root := "dists/" + suite
-		if debRootFiles[file] {
+		if isDebRootFile(file) {
 			return classRoot, root
 		}
 		return classIndexed, root
 	}
 	dir, file := path.Split(rel)
-	if debRootFiles[file] && flatDir(dir) {
+	if isDebRootFile(file) && flatDir(dir) {
 		return classRoot, strings.TrimSuffix(dir, "/")
 	}
 	switch path.Ext(file) {

@@ -49,13 +49,49 @@ type repoState struct {
 	pool     *upstream.Pool
 	counters repoCounters
 
-	mu     sync.Mutex
-	roots  map[string]*rootState
-	absent map[string]time.Time // yum: directories probed and found to hold no repodata
+	mu      sync.Mutex
+	roots   map[string]*rootState
+	absent  map[string]time.Time // yum: directories probed and found to hold no repodata
+	flat    map[string]bool      // deb: the flat repositories' roots that have a snapshot
+	anyFlat atomic.Bool          // len(flat) > 0, read without mu on every request
 }
 
 func newRepoState(cfg *config.Repo, pool *upstream.Pool) *repoState {
-	return &repoState{cfg: cfg, pool: pool, roots: make(map[string]*rootState), absent: make(map[string]time.Time)}
+	return &repoState{cfg: cfg, pool: pool, roots: make(map[string]*rootState), absent: make(map[string]time.Time), flat: make(map[string]bool)}
+}
+
+// loadFlat learns the flat repositories' roots the index holds snapshots
+// of, so that telling a path beside them (see Cache.flatListing) needs no
+// index read.
+func (rs *repoState) loadFlat(idx *index.DB) error {
+	if rs.cfg.Type != config.Deb {
+		return nil
+	}
+	snaps, err := idx.Snapshots(rs.cfg.Name)
+	if err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		if isFlat(s.Root) {
+			rs.addFlat(s.Root)
+		}
+	}
+	return nil
+}
+
+// addFlat records that the flat root key has a snapshot.
+func (rs *repoState) addFlat(key string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.flat[key] = true
+	rs.anyFlat.Store(true)
+}
+
+// hasFlat reports whether the flat root key has a snapshot.
+func (rs *repoState) hasFlat(key string) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.flat[key]
 }
 
 func (rs *repoState) classify(rel string) (class, string) {
@@ -508,6 +544,9 @@ func (c *Cache) commitRoot(rs *repoState, st *rootState, snap *index.Snapshot, f
 		return err
 	}
 	st.install(snap)
+	if rs.cfg.Type == config.Deb && isFlat(st.key) {
+		rs.addFlat(st.key)
+	}
 	c.log.Info("new snapshot", "repo", rs.cfg.Name, "root", st.key, "version", snap.Version, "entries", len(recs), "mirror", snap.Mirror)
 	return nil
 }
