@@ -18,9 +18,15 @@ import (
 // URL-keyed-only repo whose mirror is never asked (the tests below drive
 // record and dropBlob directly).
 func newRecordCache(t *testing.T) *Cache {
+	return newTestCache(t, "listen: 127.0.0.1:0\nmax_size: 1000000\nrepos:\n  r: {type: deb, mirrors: [http://127.0.0.1:1/]}\n")
+}
+
+// newTestCache builds a Cache of the configuration yaml on a fresh store
+// and index, closed when the test ends.
+func newTestCache(t *testing.T, yaml string) *Cache {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := config.Parse("test.yaml", []byte("listen: 127.0.0.1:0\nmax_size: 1000000\nrepos:\n  r: {type: deb, mirrors: [http://127.0.0.1:1/]}\n"))
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +44,7 @@ func newRecordCache(t *testing.T) *Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
 

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"lazymirror/config"
-	"lazymirror/index"
 	"lazymirror/internal/fixture"
-	"lazymirror/store"
 	"lazymirror/upstream"
 )
 
@@ -27,25 +25,7 @@ func TestUnknownRootsKeepNoState(t *testing.T) {
 	arc := t.TempDir()
 	fixture.AptRepo(t, arc, nil, "amd64", fixture.Suite{Name: "stable", Debs: []fixture.Deb{{Name: "a-lm", Version: "1.0", Arch: "amd64", Size: 1 << 10}}})
 	m := fixture.NewMirror(t, arc, "/debian/")
-	cfg, err := config.Parse("test.yaml", []byte("repos:\n  debian: {type: deb, mirrors: ["+m.URL()+"]}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := index.Open(filepath.Join(dir, "index.db"), index.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { idx.Close() })
-	c, err := New(context.Background(), Options{Store: st, Index: idx, Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
+	c := newTestCache(t, "repos:\n  debian: {type: deb, mirrors: ["+m.URL()+"]}\n")
 	open := func(p string) error {
 		o, err := c.Open(context.Background(), Request{Repo: "debian", Path: p})
 		if err == nil {

@@ -14,18 +14,26 @@ import (
 	"lazymirror/internal/fixture"
 )
 
+// bigOnMirrorA is the test archive behind lazymirror through its mirror A
+// alone, and its 3 MiB package (libbig-lm) with that package's bytes.
+func bigOnMirrorA(t *testing.T) (*aptArchive, *harness, fixture.Deb, []byte) {
+	t.Helper()
+	arc := newAptArchive(t)
+	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
+	big := arc.stable[2]
+	want, err := os.ReadFile(filepath.Join(arc.dir, big.Pool()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arc, h, big, want
+}
+
 // TestConcurrentFirstRequests: 32 clients ask at once for a package nobody
 // fetched yet. lazymirror makes one upstream request, streams it to every
 // client while it arrives (each gets its first bytes while the upstream is
 // still held mid-transfer), and all get the right bytes.
 func TestConcurrentFirstRequests(t *testing.T) {
-	arc := newAptArchive(t)
-	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
-	big := arc.stable[2] // libbig-lm, 3 MiB
-	want, err := os.ReadFile(filepath.Join(arc.dir, big.Pool()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	arc, h, big, want := bigOnMirrorA(t)
 	gate := make(chan struct{})
 	arc.a.SetFault(big.Pool(), fixture.Fault{Gate: gate, FirstBytes: 256 << 10})
 
@@ -195,13 +203,7 @@ func TestUnparsableRootOpensBreaker(t *testing.T) {
 // connection breaks. Each try is a new upstream transfer (nothing corrupt
 // is kept); a fast transfer used to end before the check did.
 func TestCorruptStreamNeverCompletes(t *testing.T) {
-	arc := newAptArchive(t)
-	h := newHarness(t, yamlRepos("debian: {type: deb, mirrors: ["+arc.a.URL()+"], suites: [stable]}"))
-	big := arc.stable[2] // libbig-lm, 3 MiB
-	want, err := os.ReadFile(filepath.Join(arc.dir, big.Pool()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	arc, h, big, want := bigOnMirrorA(t)
 	arc.a.SetFault(big.Pool(), fixture.Fault{Corrupt: true})
 	const tries = 5
 	for i := range tries {
