@@ -186,16 +186,16 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	defer resp.Body.Close()
 	// Exactly one outcome per response: Success, Failure, or (bytes merely
 	// out of date, a lagging mirror's metadata) Neutral.
-	mismatch := func(err error) (checksum.Digest, int64, error) {
+	mismatch := func(err error) error {
 		if spec.punish {
 			pool.Failure(resp, err)
 		} else {
 			pool.Neutral(resp)
 		}
-		return checksum.Digest{}, 0, err
+		return err
 	}
 	if spec.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != spec.size {
-		return mismatch(fmt.Errorf("mirror announces %d bytes, metadata says %d: %w", resp.ContentLength, spec.size, store.ErrSizeMismatch))
+		return checksum.Digest{}, 0, mismatch(fmt.Errorf("mirror announces %d bytes, metadata says %d: %w", resp.ContentLength, spec.size, store.ErrSizeMismatch))
 	}
 	// With no size from the metadata, the mirror's Content-Length binds the
 	// download: a body cut short is then an error, not a shorter blob.
@@ -232,8 +232,7 @@ func (c *Cache) attempt(ctx context.Context, f *flight, spec fetchSpec, m *upstr
 	}
 	if err != nil {
 		f.setWriter(nil)
-		_, _, err = mismatch(err)
-		w.Abort(err)
+		w.Abort(mismatch(err))
 		return checksum.Digest{}, 0, err
 	}
 	got, took := resp.Transferred()

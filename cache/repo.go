@@ -104,6 +104,12 @@ func (rs *repoState) classify(rel string) (class, string) {
 // root returns the state of a snapshot root, loading its current snapshot
 // from the index the first time.
 func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
+	return rs.lookupRoot(idx, key, true)
+}
+
+// lookupRoot is root; unless keepEmpty, a root with no snapshot in the
+// index is neither kept nor returned (nil, nil).
+func (rs *repoState) lookupRoot(idx *index.DB, key string, keepEmpty bool) (*rootState, error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if st, ok := rs.roots[key]; ok {
@@ -116,6 +122,8 @@ func (rs *repoState) root(idx *index.DB, key string) (*rootState, error) {
 		st.snap.Store(snap)
 	case !errors.Is(err, index.ErrNotFound):
 		return nil, err
+	case !keepEmpty:
+		return nil, nil
 	}
 	rs.roots[key] = st
 	return st, nil
@@ -164,18 +172,8 @@ func (rs *repoState) forget(st *rootState) {
 // keeps no state for a directory that has none: it is asked about the
 // directories of paths no metadata describes.
 func (rs *repoState) knownRoot(idx *index.DB, key string) *rootState {
-	rs.mu.Lock()
-	st, ok := rs.roots[key]
-	rs.mu.Unlock()
-	if !ok {
-		if _, err := idx.CurrentSnapshot(rs.cfg.Name, key); err != nil {
-			return nil
-		}
-		if st, _ = rs.root(idx, key); st == nil {
-			return nil
-		}
-	}
-	if st.snap.Load() == nil {
+	st, _ := rs.lookupRoot(idx, key, false)
+	if st == nil || st.snap.Load() == nil {
 		return nil
 	}
 	return st

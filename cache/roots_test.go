@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -129,6 +130,18 @@ func TestCandidatesWaitForProbe(t *testing.T) {
 		got, errs := candidates(ctx, pool)
 		waited <- result{got, errs}
 	}()
+	for deadline := time.Now().Add(time.Minute); pool.Waiting() != 1; runtime.Gosched() {
+		select {
+		case r := <-waited:
+			close(gate)
+			t.Fatalf("candidates returned %v, %v while the probe was held", r.mirrors, r.errs)
+		default:
+		}
+		if time.Now().After(deadline) { // a watchdog, not synchronisation
+			close(gate)
+			t.Fatal("candidates does not wait for the probe")
+		}
+	}
 	close(gate)
 	if _, err := io.Copy(io.Discard, probe.Body); err != nil {
 		t.Fatal(err)

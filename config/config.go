@@ -293,7 +293,7 @@ func aliasPosition(data []byte, name string) (line, col int) {
 		}
 		i += off
 		end := i + len(tok)
-		if end == len(data) || bytes.IndexByte([]byte(" \t\r\n,[]{}"), data[end]) >= 0 {
+		if end == len(data) || strings.IndexByte(" \t\r\n,[]{}", data[end]) >= 0 {
 			before := data[:i]
 			return bytes.Count(before, []byte("\n")) + 1, i - (bytes.LastIndexByte(before, '\n') + 1) + 1
 		}

@@ -204,7 +204,7 @@ type Pool struct {
 	client  *http.Client
 	mirrors []*Mirror // configured order
 
-	mu      sync.Mutex    // guards every Mirror's state, and settled
+	mu      sync.Mutex    // guards every Mirror's state, settled and waiting
 	settled chan struct{} // closed (and set to nil) when a probe settles; nil: nobody waits
 	waiting int           // callers in WaitProbe
 }

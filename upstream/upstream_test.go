@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -1161,6 +1162,16 @@ func TestWaitProbe(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- p.WaitProbe(context.Background()) }()
+	for deadline := time.Now().Add(time.Minute); p.Waiting() != 1; runtime.Gosched() {
+		select {
+		case err := <-waited:
+			t.Fatalf("WaitProbe returned %v while the probe was held", err)
+		default:
+		}
+		if time.Now().After(deadline) { // a watchdog, not synchronisation
+			t.Fatal("WaitProbe is not waiting")
+		}
+	}
 	a.release <- struct{}{}
 	readAll(t, resp)
 	n, d := resp.Transferred()
